@@ -1,0 +1,127 @@
+//! The pages of one table and the lock-free read path.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use scc::Guard;
+
+use crate::page::Page;
+use crate::reclaim::{ReclaimQueues, Retirer};
+use crate::{Link, PageError, RowFormat};
+
+/// Every page of one table, shared by its writers and its readers.
+///
+/// Pages are only ever added while the table lives; a page id is an index into an
+/// append-only directory whose lookups take no lock.
+pub struct DataPages<R> {
+    pages: Arc<boxcar::Vec<Page>>,
+    page_size: u32,
+    pub(crate) reclaim: ReclaimQueues,
+    _row: PhantomData<fn() -> R>,
+}
+
+/// How much memory the pages of a table hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Number of pages allocated.
+    pub pages: usize,
+    /// Size of one page in bytes.
+    pub page_size: usize,
+}
+
+impl StorageStats {
+    /// Bytes held by pages.
+    pub fn page_bytes(&self) -> usize {
+        self.pages * self.page_size
+    }
+}
+
+impl<R: RowFormat> DataPages<R> {
+    /// Creates empty pages of `page_size` bytes, written by `shards` writers.
+    pub fn new(page_size: u32, shards: u16) -> Result<Self, PageError> {
+        let valid = (crate::MIN_PAGE_SIZE..=crate::MAX_PAGE_SIZE).contains(&page_size)
+            && page_size % crate::ROW_ALIGN == 0;
+        if !valid {
+            return Err(PageError::InvalidPageSize(u64::from(page_size)));
+        }
+        Ok(DataPages {
+            pages: Arc::new(boxcar::Vec::new()),
+            page_size,
+            reclaim: ReclaimQueues::new(shards),
+            _row: PhantomData,
+        })
+    }
+
+    /// The size of every page, which is also the largest row a table can hold.
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// Page count and size.
+    pub fn stats(&self) -> StorageStats {
+        StorageStats {
+            pages: self.pages.count(),
+            page_size: self.page_size as usize,
+        }
+    }
+
+    /// A handle that retires dead versions of these pages.
+    pub fn retirer(&self) -> Retirer {
+        let pages = Arc::clone(&self.pages);
+        Retirer {
+            queues: self.reclaim.clone(),
+            owners: Arc::new(move |page_id| pages.get(page_id as usize).map(Page::owner)),
+        }
+    }
+
+    /// Decodes the row version at `link`.
+    ///
+    /// `link` must come from an index read under `guard` (or from the writer that has not
+    /// published it yet): the guard keeps the version from being reclaimed while it is read.
+    pub fn read(&self, link: Link, guard: &Guard) -> Result<R, PageError> {
+        let _ = guard;
+        let page = self
+            .pages
+            .get(link.page_id as usize)
+            .ok_or(PageError::BadLink(link))?;
+        if link.offset % crate::ROW_ALIGN != 0 {
+            return Err(PageError::BadLink(link));
+        }
+        // SAFETY: a link held by an index addresses a published version: its bytes were
+        // written before the index entry was published (and the reader synchronized with
+        // that publication through the index), and the version is immutable. The guard
+        // pinned before the index lookup keeps the slot from being reclaimed and rewritten
+        // until it is dropped, which is after this borrow ends.
+        let bytes =
+            unsafe { page.read(link.offset, link.length) }.ok_or(PageError::BadLink(link))?;
+        // SAFETY: the bytes are an encoding of `R` made by `PageWriter::write_row` for
+        // these pages (pages only hold encodings of `R`), the page is 16-byte aligned and
+        // the offset is a multiple of 16 (checked above), and they are immutable while read.
+        unsafe { R::decode(bytes) }.map_err(|_| PageError::BadLink(link))
+    }
+
+    /// Appends a new page owned by shard `owner` and returns its id.
+    pub(crate) fn add_page(&self, owner: u16) -> Result<u32, PageError> {
+        let id = self.pages.push(Page::new(self.page_size, owner));
+        u32::try_from(id).map_err(|_| PageError::OutOfPages)
+    }
+
+    /// Copies `bytes` into the slot at `link`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the writer of the page, and the slot is not reachable by any reader:
+    /// it was never published, or it was retired and has come back through reclamation.
+    pub(crate) unsafe fn write(&self, link: Link, bytes: &[u8]) -> Result<(), PageError> {
+        let page = self
+            .pages
+            .get(link.page_id as usize)
+            .ok_or(PageError::BadLink(link))?;
+        // SAFETY: forwarded from the caller: no reader can reach this slot.
+        if unsafe { page.write(link.offset, bytes) } {
+            Ok(())
+        } else {
+            Err(PageError::BadLink(link))
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Index wrappers: the primary index, unique and non-unique secondary indexes.
+//!
+//! Every index is written by one thread at a time (the table's commit point) and read
+//! concurrently by anyone. Point lookups of the primary key and of unique indexes go
+//! through a lock-free hash index (`scc::HashIndex`); ranges and order go through an
+//! ordered `indexset` set. Secondary indexes map a value to primary keys, so an update
+//! that leaves an indexed value alone does not touch that index.
+
+mod bounds;
+pub(crate) mod cell;
+mod entry;
+mod non_unique;
+mod primary;
+mod unique;
+
+pub use bounds::{KeyRange, is_empty_range};
+pub use entry::{IndexEntry, Tiebreak};
+pub use non_unique::NonUniqueIndex;
+pub use primary::PrimaryIndex;
+pub use unique::UniqueIndex;
+
+/// What an index key needs: a total order, hashing for point lookups, and `Debug` for
+/// the ordered structure.
+pub trait IndexKey:
+    Ord + Clone + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static
+{
+}
+impl<T> IndexKey for T where
+    T: Ord + Clone + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static
+{
+}

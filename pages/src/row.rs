@@ -1,0 +1,69 @@
+//! Encoding of rows with rkyv.
+
+use rkyv::api::high::{HighDeserializer, HighSerializer};
+use rkyv::rancor;
+use rkyv::ser::allocator::ArenaHandle;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// A type that can be stored as a row version in pages.
+///
+/// It is implemented for every type that rkyv can serialize and deserialize with its
+/// default (high-level) serializer; the `worktable!` macro derives those traits on the
+/// generated row type.
+pub trait RowFormat: Sized + Send + Sync + 'static {
+    /// Encodes the row into an aligned buffer.
+    fn encode(&self) -> Result<AlignedVec, rancor::Error>;
+
+    /// Decodes a row from bytes produced by [`RowFormat::encode`] of the same type.
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must be exactly the output of `encode` for `Self`, located at an address
+    /// aligned to [`ROW_ALIGN`](crate::ROW_ALIGN), and must not change while this runs.
+    unsafe fn decode(bytes: &[u8]) -> Result<Self, rancor::Error>;
+}
+
+impl<T> RowFormat for T
+where
+    T: Archive + Send + Sync + 'static,
+    T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
+    T::Archived: Deserialize<T, HighDeserializer<rancor::Error>>,
+{
+    fn encode(&self) -> Result<AlignedVec, rancor::Error> {
+        rkyv::to_bytes::<rancor::Error>(self)
+    }
+
+    unsafe fn decode(bytes: &[u8]) -> Result<Self, rancor::Error> {
+        // SAFETY: the caller guarantees that `bytes` is an aligned, unchanging encoding of
+        // `T` made by `encode`, which is what `from_bytes_unchecked` requires.
+        unsafe { rkyv::from_bytes_unchecked::<T, rancor::Error>(bytes) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, PartialEq, Clone)]
+    struct Sample {
+        id: u64,
+        name: String,
+        tags: Vec<u16>,
+        maybe: Option<i32>,
+    }
+
+    #[test]
+    fn encode_then_decode_gives_the_row_back() {
+        let row = Sample {
+            id: 7,
+            name: "seven".into(),
+            tags: vec![1, 2],
+            maybe: Some(-3),
+        };
+        let bytes = row.encode().expect("sample rows always encode");
+        // SAFETY: `bytes` is an aligned, unchanged encoding of `Sample`.
+        let back = unsafe { Sample::decode(&bytes) }.expect("valid encoding");
+        assert_eq!(back, row);
+    }
+}
