@@ -1,0 +1,391 @@
+//! Columns seen generically: how to read a column from a row, coerce a query value to
+//! its type, compare two values, and which ordered index (if any) covers it.
+
+use std::any::{Any, type_name};
+use std::cmp::Ordering;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use worktable_pages::index::{IndexKey, KeyRange, NonUniqueIndex, PrimaryIndex, UniqueIndex};
+
+use crate::WorkTableError;
+
+/// Everything the query builder needs to know of one column with values of type `T`.
+pub struct ColumnDef<Row, T> {
+    /// The declared column name.
+    pub name: &'static str,
+    /// Reads the column from a row.
+    pub get: fn(&Row) -> &T,
+    /// Turns a value given to a query into the column's type, if it can stand for one.
+    pub coerce: fn(&dyn Any) -> Option<T>,
+    /// Orders two values; `None` when the type has no order.
+    pub compare: Option<fn(&T, &T) -> Ordering>,
+}
+
+/// The ordered index on a column, if there is one.
+pub enum ColumnIndex<'i, T, Pk: IndexKey> {
+    /// The column is not indexed.
+    None,
+    /// The column is the table's single primary-key column; `to_key` wraps a value.
+    Primary(&'i PrimaryIndex<Pk>, fn(T) -> Pk),
+    /// A secondary index covers the column.
+    Secondary(&'i dyn OrderedIndex<T, Pk>),
+}
+
+/// An index that lists primary keys by a range of column values.
+pub trait OrderedIndex<T, Pk>: Send + Sync {
+    /// Primary keys of the rows whose value is in `range`, in value order (descending
+    /// when `reverse`), at most `limit`.
+    fn keys_in(&self, range: KeyRange<T>, reverse: bool, limit: usize) -> Vec<Pk>;
+}
+
+impl<T: IndexKey, Pk: IndexKey> OrderedIndex<T, Pk> for UniqueIndex<T, Pk> {
+    fn keys_in(&self, range: KeyRange<T>, reverse: bool, limit: usize) -> Vec<Pk> {
+        if reverse {
+            self.keys_in_rev(range, limit)
+        } else {
+            UniqueIndex::keys_in(self, range, limit)
+        }
+    }
+}
+
+impl<T: IndexKey, Pk: IndexKey> OrderedIndex<T, Pk> for NonUniqueIndex<T, Pk> {
+    fn keys_in(&self, range: KeyRange<T>, reverse: bool, limit: usize) -> Vec<Pk> {
+        if reverse {
+            self.keys_in_rev(range, limit)
+        } else {
+            NonUniqueIndex::keys_in(self, range, limit)
+        }
+    }
+}
+
+impl<T, Pk: IndexKey> ColumnIndex<'_, T, Pk> {
+    /// Whether an index covers the column.
+    pub fn exists(&self) -> bool {
+        !matches!(self, ColumnIndex::None)
+    }
+
+    /// Primary keys in `range` through the index, or `None` without one.
+    pub fn keys_in(&self, range: KeyRange<T>, reverse: bool, limit: usize) -> Option<Vec<Pk>> {
+        match self {
+            ColumnIndex::None => None,
+            ColumnIndex::Secondary(index) => Some(index.keys_in(range, reverse, limit)),
+            ColumnIndex::Primary(primary, to_key) => {
+                let range = (map_bound(range.0, *to_key), map_bound(range.1, *to_key));
+                Some(if reverse {
+                    primary.keys_in_rev(range, limit)
+                } else {
+                    primary.keys_in(range, limit)
+                })
+            }
+        }
+    }
+}
+
+fn map_bound<T, U>(bound: Bound<T>, f: impl FnOnce(T) -> U) -> Bound<U> {
+    match bound {
+        Bound::Included(v) => Bound::Included(f(v)),
+        Bound::Excluded(v) => Bound::Excluded(f(v)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// Receives one column's definition and index; the table calls it for a named column.
+pub trait ColumnVisitor<'i, Row, Pk: IndexKey> {
+    /// What the visit produces.
+    type Output;
+    /// Visits a column with values of type `T`.
+    fn visit<T: Clone + Send + Sync + 'static>(
+        self,
+        column: ColumnDef<Row, T>,
+        index: ColumnIndex<'i, T, Pk>,
+    ) -> Self::Output;
+}
+
+/// A value given to a query, before the column's type is known.
+pub type AnyValue = Arc<dyn Any + Send + Sync>;
+
+/// A range given to a query, before the column's type is known.
+#[derive(Clone)]
+pub struct ErasedRange {
+    start: Bound<AnyValue>,
+    end: Bound<AnyValue>,
+    type_name: &'static str,
+}
+
+impl std::fmt::Debug for ErasedRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ErasedRange<{}>", self.type_name)
+    }
+}
+
+impl ErasedRange {
+    /// Erases `range` over values of type `T`.
+    pub fn new<T: Clone + Send + Sync + 'static>(range: impl RangeBounds<T>) -> Self {
+        let erase = |bound: Bound<&T>| -> Bound<AnyValue> {
+            map_bound(bound.cloned(), |v| Arc::new(v) as AnyValue)
+        };
+        ErasedRange {
+            start: erase(range.start_bound()),
+            end: erase(range.end_bound()),
+            type_name: type_name::<T>(),
+        }
+    }
+
+    /// The range holding exactly `value`.
+    pub fn single<T: Clone + Send + Sync + 'static>(value: T) -> Self {
+        ErasedRange::new(value.clone()..=value)
+    }
+
+    /// The range in the column's type, or why it cannot be.
+    pub fn typed<T: 'static>(
+        &self,
+        column: &'static str,
+        coerce: fn(&dyn Any) -> Option<T>,
+    ) -> Result<KeyRange<T>, WorkTableError> {
+        let convert = |bound: &Bound<AnyValue>| -> Result<Bound<T>, WorkTableError> {
+            Ok(match bound {
+                Bound::Included(v) => Bound::Included(self.coerce_one(column, &**v, coerce)?),
+                Bound::Excluded(v) => Bound::Excluded(self.coerce_one(column, &**v, coerce)?),
+                Bound::Unbounded => Bound::Unbounded,
+            })
+        };
+        Ok((convert(&self.start)?, convert(&self.end)?))
+    }
+
+    fn coerce_one<T: 'static>(
+        &self,
+        column: &'static str,
+        value: &(dyn Any + Send + Sync),
+        coerce: fn(&dyn Any) -> Option<T>,
+    ) -> Result<T, WorkTableError> {
+        coerce(value as &dyn Any).ok_or(WorkTableError::ColumnType {
+            column,
+            expected: type_name::<T>(),
+            found: self.type_name,
+        })
+    }
+}
+
+/// Whether `value` lies in `range` under `compare`.
+pub fn in_range<T>(value: &T, range: &KeyRange<T>, compare: fn(&T, &T) -> Ordering) -> bool {
+    let above_start = match &range.0 {
+        Bound::Included(s) => compare(value, s) != Ordering::Less,
+        Bound::Excluded(s) => compare(value, s) == Ordering::Greater,
+        Bound::Unbounded => true,
+    };
+    let below_end = match &range.1 {
+        Bound::Included(e) => compare(value, e) != Ordering::Greater,
+        Bound::Excluded(e) => compare(value, e) == Ordering::Less,
+        Bound::Unbounded => true,
+    };
+    above_start && below_end
+}
+
+/// Compile-time probes the generated code uses to pick, per column type, how values are
+/// compared and coerced. Call as `(&&&Probe::<T>::NEW).compare_fn()` and
+/// `(&&Probe::<T>::NEW).coerce_fn()`: method lookup takes the most capable impl the type
+/// satisfies (`Ord`, then `PartialOrd`, then none). Clippy calls those references
+/// needless (`clippy::needless_borrow`); they are what makes the choice, so code that
+/// calls the probes allows that lint.
+pub mod probe {
+    use super::*;
+
+    /// A zero-sized stand-in for the type `T`.
+    pub struct Probe<T>(PhantomData<fn() -> T>);
+
+    impl<T> Probe<T> {
+        /// The probe.
+        pub const NEW: Self = Probe(PhantomData);
+    }
+
+    /// Picked for types with a total order.
+    pub trait CompareByOrd<T> {
+        /// The comparison of `T`.
+        fn compare_fn(&self) -> Option<fn(&T, &T) -> Ordering>;
+    }
+    impl<T: Ord> CompareByOrd<T> for &&Probe<T> {
+        fn compare_fn(&self) -> Option<fn(&T, &T) -> Ordering> {
+            Some(T::cmp)
+        }
+    }
+
+    /// Picked for types with a partial order (floats); incomparable values are equal.
+    pub trait CompareByPartialOrd<T> {
+        /// The comparison of `T`.
+        fn compare_fn(&self) -> Option<fn(&T, &T) -> Ordering>;
+    }
+    impl<T: PartialOrd> CompareByPartialOrd<T> for &Probe<T> {
+        fn compare_fn(&self) -> Option<fn(&T, &T) -> Ordering> {
+            Some(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal))
+        }
+    }
+
+    /// Picked for types without an order.
+    pub trait NoCompare<T> {
+        /// `None`: the type has no order.
+        fn compare_fn(&self) -> Option<fn(&T, &T) -> Ordering>;
+    }
+    impl<T> NoCompare<T> for Probe<T> {
+        fn compare_fn(&self) -> Option<fn(&T, &T) -> Ordering> {
+            None
+        }
+    }
+
+    /// Picked for types that accept values of related types (integers of any width,
+    /// floats, `&'static str` for `String`, `T` for `Option<T>`).
+    pub trait CoerceRelated<T> {
+        /// The coercion into `T`.
+        fn coerce_fn(&self) -> fn(&dyn Any) -> Option<T>;
+    }
+    impl<T: super::coerce::Related> CoerceRelated<T> for &Probe<T> {
+        fn coerce_fn(&self) -> fn(&dyn Any) -> Option<T> {
+            T::from_any
+        }
+    }
+
+    /// Picked for every other type: only a value of exactly `T` will do.
+    pub trait CoerceExact<T> {
+        /// The coercion into `T`.
+        fn coerce_fn(&self) -> fn(&dyn Any) -> Option<T>;
+    }
+    impl<T: Clone + 'static> CoerceExact<T> for Probe<T> {
+        fn coerce_fn(&self) -> fn(&dyn Any) -> Option<T> {
+            |value| value.downcast_ref::<T>().cloned()
+        }
+    }
+}
+
+/// Coercions of query values into column types.
+pub mod coerce {
+    use std::any::Any;
+
+    /// A column type that accepts query values of related types.
+    pub trait Related: Sized + Clone + 'static {
+        /// `value` as `Self`, when it is `Self` or a related type that fits.
+        fn from_any(value: &dyn Any) -> Option<Self>;
+    }
+
+    /// Any integer type's value, widened.
+    fn integer(value: &dyn Any) -> Option<Result<i128, u128>> {
+        macro_rules! try_int {
+            (signed: $($s:ty),*; unsigned: $($u:ty),*) => {
+                $(if let Some(v) = value.downcast_ref::<$s>() { return Some(Ok(*v as i128)); })*
+                $(if let Some(v) = value.downcast_ref::<$u>() { return Some(Err(*v as u128)); })*
+            };
+        }
+        try_int!(signed: i8, i16, i32, i64, i128, isize; unsigned: u8, u16, u32, u64, u128, usize);
+        None
+    }
+
+    macro_rules! related_int {
+        ($($t:ty),*) => {$(
+            impl Related for $t {
+                fn from_any(value: &dyn Any) -> Option<Self> {
+                    match integer(value)? {
+                        Ok(v) => <$t>::try_from(v).ok(),
+                        Err(v) => <$t>::try_from(v).ok(),
+                    }
+                }
+            }
+        )*};
+    }
+    related_int!(
+        i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+    );
+
+    macro_rules! related_float {
+        ($($t:ty),*) => {$(
+            impl Related for $t {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+                fn from_any(value: &dyn Any) -> Option<Self> {
+                    if let Some(v) = value.downcast_ref::<f64>() {
+                        return Some(*v as $t);
+                    }
+                    if let Some(v) = value.downcast_ref::<f32>() {
+                        return Some(*v as $t);
+                    }
+                    match integer(value)? {
+                        Ok(v) => Some(v as $t),
+                        Err(v) => Some(v as $t),
+                    }
+                }
+            }
+        )*};
+    }
+    related_float!(f32, f64);
+
+    impl Related for String {
+        fn from_any(value: &dyn Any) -> Option<Self> {
+            value.downcast_ref::<String>().cloned().or_else(|| {
+                value
+                    .downcast_ref::<&'static str>()
+                    .map(|s| (*s).to_owned())
+            })
+        }
+    }
+
+    impl<T: Related> Related for Option<T> {
+        fn from_any(value: &dyn Any) -> Option<Self> {
+            if let Some(v) = value.downcast_ref::<Option<T>>() {
+                return Some(v.clone());
+            }
+            T::from_any(value).map(Some)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::needless_borrow, reason = "the probes pick impls by the number of references")]
+mod tests {
+    use super::probe::*;
+    use super::*;
+
+    #[test]
+    fn probes_pick_the_most_capable_impl() {
+        assert!((&&&Probe::<i64>::NEW).compare_fn().is_some());
+        let float = (&&&Probe::<f64>::NEW)
+            .compare_fn()
+            .expect("floats are partially ordered");
+        assert_eq!(float(&1.0, &2.0), Ordering::Less);
+        struct Opaque;
+        assert!((&&&Probe::<Opaque>::NEW).compare_fn().is_none());
+    }
+
+    #[test]
+    fn query_values_coerce_to_related_column_types() {
+        let to_u64 = (&&Probe::<u64>::NEW).coerce_fn();
+        assert_eq!(to_u64(&5i32), Some(5));
+        assert_eq!(to_u64(&-5i32), None, "a negative value is no u64");
+        assert_eq!(to_u64(&"5"), None);
+        let to_string = (&&Probe::<String>::NEW).coerce_fn();
+        assert_eq!(to_string(&"abc"), Some("abc".to_owned()));
+        let to_opt = (&&Probe::<Option<u64>>::NEW).coerce_fn();
+        assert_eq!(to_opt(&3u8), Some(Some(3)));
+        assert_eq!(to_opt(&None::<u64>), Some(None));
+        #[derive(Clone, PartialEq, Debug)]
+        struct Custom(u8);
+        let to_custom = (&&Probe::<Custom>::NEW).coerce_fn();
+        assert_eq!(to_custom(&Custom(1)), Some(Custom(1)));
+        assert_eq!(to_custom(&1u8), None);
+    }
+
+    #[test]
+    fn erased_ranges_type_check() {
+        let range = ErasedRange::new(1i32..=9);
+        let typed = range
+            .typed::<u64>("c", (&&Probe::<u64>::NEW).coerce_fn())
+            .expect("ints coerce");
+        assert_eq!(typed, (Bound::Included(1), Bound::Included(9)));
+        let err = ErasedRange::new("a".to_owned()..)
+            .typed::<u64>("c", (&&Probe::<u64>::NEW).coerce_fn())
+            .expect_err("a string is no u64");
+        assert!(matches!(
+            err,
+            WorkTableError::ColumnType { column: "c", .. }
+        ));
+        assert!(in_range(&5u64, &typed, u64::cmp));
+        assert!(!in_range(&10u64, &typed, u64::cmp));
+    }
+}

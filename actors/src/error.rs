@@ -1,0 +1,75 @@
+//! The error every table operation returns.
+
+use worktable_pages::PageError;
+
+/// Why a table operation failed. A failed write leaves no trace in the table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkTableError {
+    /// No row has the given key.
+    #[error("row not found")]
+    NotFound,
+    /// The write would give a unique index (or the primary key) a second row for one value.
+    #[error("a row with this value already exists in index `{index}`")]
+    AlreadyExists {
+        /// The index that refused the value; the primary key is named `primary_key`.
+        index: &'static str,
+    },
+    /// A write tried to change a row's primary key.
+    #[error("the primary key of a row cannot be updated; delete the row and insert it anew")]
+    PrimaryUpdateTry,
+    /// The encoded row is larger than a page.
+    #[error("row of {size} bytes does not fit in a page of {max} bytes")]
+    RowTooLarge {
+        /// Encoded size of the row.
+        size: usize,
+        /// Page size of the table, the largest row it can hold.
+        max: usize,
+    },
+    /// A query named a column the table does not have.
+    #[error("table has no column `{0}`")]
+    UnknownColumn(String),
+    /// A query gave a value of the wrong type for a column.
+    #[error("column `{column}` holds {expected}, but the query gave {found}")]
+    ColumnType {
+        /// The column.
+        column: &'static str,
+        /// The column's type.
+        expected: &'static str,
+        /// The type the query gave.
+        found: &'static str,
+    },
+    /// A query asked to filter or sort by a column whose type has no order.
+    #[error("column `{0}` has no order, so it cannot be filtered by range or sorted")]
+    ColumnNotOrdered(&'static str),
+    /// The table was shut down, or its actors have stopped.
+    #[error("the table has been shut down")]
+    ShutDown,
+    /// A write was made outside a tokio runtime, so the table's actors cannot run.
+    #[error("writes need a tokio runtime; call them from within one")]
+    NoRuntime,
+    /// An actor of the table stopped abnormally.
+    #[error("actor `{actor}` of the table failed: {reason}")]
+    ActorFailed {
+        /// Which actor.
+        actor: &'static str,
+        /// What it reported.
+        reason: String,
+    },
+    /// The table's configuration is invalid.
+    #[error("invalid table configuration: {0}")]
+    Config(String),
+    /// A row could not be encoded or read back.
+    #[error("row storage failed: {0}")]
+    Storage(String),
+}
+
+impl From<PageError> for WorkTableError {
+    fn from(error: PageError) -> Self {
+        match error {
+            PageError::RowTooLarge { size, max } => WorkTableError::RowTooLarge { size, max },
+            PageError::InvalidPageSize(_) => WorkTableError::Config(error.to_string()),
+            other => WorkTableError::Storage(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The running side of WorkTable: the generic [`Table`] handle, its page-shard actors,
+//! its commit point and its change feed, plus the traits a table declaration implements
+//! ([`TableSchema`] and friends).
+//!
+//! # Write path
+//!
+//! A write goes from the handle to the page-shard actor that owns its key (by hash), which
+//! encodes the row and writes the new version into its own pages, then to the table's
+//! single commit actor, which checks the primary key and unique indexes, updates every
+//! index (this is the moment the write becomes visible), numbers it and publishes it on
+//! the change feed, and answers the caller. Actors receive work on unbounded tokio
+//! channels, a batch per wake-up; their kameo mailboxes carry only control signals.
+//!
+//! # Read path
+//!
+//! Reads never await and never message an actor: pin an epoch guard, look the key up in
+//! the lock-free primary index, decode the row version from its page.
+//!
+//! # Tracing
+//!
+//! Every public write runs in a `DEBUG` span named after the operation with the table
+//! name, and every actor batch in a `DEBUG` span. With an `INFO` subscriber these spans
+//! are disabled at their call site, so they cost a relaxed load, not an allocation. kameo
+//! is built without its `tracing` feature, which would open an `INFO` span per message.
+//! Refused writes (`NotFound`, `AlreadyExists`) are answers, logged at `DEBUG`; failures
+//! of the table itself are `WARN`/`ERROR` events.
+
+mod autoincrement;
+mod column;
+mod commit;
+mod config;
+mod error;
+mod feed;
+mod handle;
+mod ops;
+mod pump;
+mod schema;
+mod select;
+mod shard;
+mod store;
+
+pub use autoincrement::{AutoIncrement, CounterInt};
+pub use column::{
+    AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, coerce, in_range,
+    probe,
+};
+pub use config::TableConfig;
+pub use error::WorkTableError;
+pub use feed::{Subscription, SubscriptionError};
+pub use handle::Table;
+pub use schema::{
+    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, SecondaryIndexes, TableColumn, TablePrimaryKey,
+    TableSchema,
+};
+pub use select::{ColumnArg, Order, SelectQuery};
+pub use worktable_persistence::{Operation, OperationKind};

@@ -1,0 +1,79 @@
+//! What a table declaration provides to the generic table: its row, key, indexes and
+//! columns. The `worktable!` macro implements these traits; nothing else needs to.
+
+use std::fmt::Debug;
+
+use worktable_pages::RowFormat;
+use worktable_pages::index::{IndexKey, PrimaryIndex};
+
+use crate::column::ColumnVisitor;
+
+/// The name under which the primary key reports a duplicate value in
+/// [`WorkTableError::AlreadyExists`](crate::WorkTableError::AlreadyExists).
+pub const PRIMARY_KEY_INDEX: &str = "primary_key";
+
+/// A table's shape: the types the generic [`Table`](crate::Table) is built from.
+pub trait TableSchema: Sized + Send + Sync + 'static {
+    /// The declared table name.
+    const NAME: &'static str;
+    /// One row.
+    type Row: RowFormat + Clone + Debug;
+    /// The primary key (a newtype over the key column, or a tuple of columns).
+    type Pk: IndexKey;
+    /// Makes new primary keys; `()` for tables that generate none.
+    type Generator: Default + Send + Sync + 'static;
+    /// The secondary indexes.
+    type Indexes: SecondaryIndexes<Self::Row, Self::Pk>;
+    /// Names the columns.
+    type Column: TableColumn;
+
+    /// The primary key of `row`.
+    fn primary_key(row: &Self::Row) -> Self::Pk;
+
+    /// Called by the commit point after a row with `pk` was inserted, so a generator can
+    /// move past keys it did not hand out.
+    fn on_inserted(generator: &Self::Generator, pk: &Self::Pk) {
+        let _ = (generator, pk);
+    }
+
+    /// Calls `visitor` with the definition of `column` and the ordered index on it, if any.
+    fn visit_column<'i, V: ColumnVisitor<'i, Self::Row, Self::Pk>>(
+        column: Self::Column,
+        primary: &'i PrimaryIndex<Self::Pk>,
+        indexes: &'i Self::Indexes,
+        visitor: V,
+    ) -> V::Output;
+}
+
+/// The secondary indexes of a table, kept by its commit point.
+pub trait SecondaryIndexes<Row, Pk>: Default + Send + Sync + 'static {
+    /// The name of a unique index in which another row already holds `row`'s value.
+    fn conflict(&self, row: &Row, pk: &Pk) -> Option<&'static str>;
+    /// Adds the entries of a new row.
+    fn insert(&self, row: &Row, pk: &Pk);
+    /// Removes the entries of a deleted row.
+    fn remove(&self, row: &Row, pk: &Pk);
+    /// Moves the entries whose value changed from `old` to `new`.
+    fn update(&self, old: &Row, new: &Row, pk: &Pk);
+}
+
+/// The columns of a table, by name.
+pub trait TableColumn: Copy + Debug + Send + Sync + 'static {
+    /// The column called `name`.
+    fn from_name(name: &str) -> Option<Self>;
+    /// The column's declared name.
+    fn name(self) -> &'static str;
+}
+
+/// Makes primary keys for new rows.
+pub trait PrimaryKeyGenerator<Pk>: Send + Sync {
+    /// The next key.
+    fn next(&self) -> Pk;
+}
+
+/// Names the generator of a primary key type. The macro implements it for
+/// `autoincrement` keys; for `custom` keys the user implements it.
+pub trait TablePrimaryKey: Sized {
+    /// The generator that makes keys of this type.
+    type Generator: PrimaryKeyGenerator<Self> + Default + Send + Sync + 'static;
+}

@@ -1,0 +1,265 @@
+//! The `select_all` query builder.
+//!
+//! Rows are read one by one at execution time: each row is a consistent version, but
+//! the result is not a snapshot of the whole table at one instant.
+
+use std::cmp::Ordering;
+use std::ops::{Bound, RangeBounds};
+
+use worktable_pages::index::IndexKey;
+
+use crate::column::{ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, in_range};
+use crate::schema::TableColumn;
+use crate::{Table, TableSchema, WorkTableError};
+
+/// Sort direction for [`SelectQuery::order_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// Something that names a column: the generated column enum, or its name as a string
+/// (an unknown name makes [`SelectQuery::execute`] return `UnknownColumn`).
+pub trait ColumnArg<C> {
+    /// The column named.
+    fn resolve(self) -> Result<C, WorkTableError>;
+}
+
+impl<C: TableColumn> ColumnArg<C> for C {
+    fn resolve(self) -> Result<C, WorkTableError> {
+        Ok(self)
+    }
+}
+
+impl<C: TableColumn> ColumnArg<C> for &str {
+    fn resolve(self) -> Result<C, WorkTableError> {
+        C::from_name(self).ok_or_else(|| WorkTableError::UnknownColumn(self.to_owned()))
+    }
+}
+
+impl<C: TableColumn> ColumnArg<C> for String {
+    fn resolve(self) -> Result<C, WorkTableError> {
+        self.as_str().resolve()
+    }
+}
+
+/// A query over a table's rows: filters by ranges of column values (combined with AND),
+/// sorts by one or more columns, then skips `offset` rows and keeps `limit`.
+///
+/// Without `order_by`, rows come in primary-key order; rows that tie on every
+/// `order_by` column also keep primary-key order. A filter on an indexed column (the
+/// primary key or a secondary index) reads only the matching entries of that index
+/// instead of scanning the table. Mistakes (an unknown column, a range of the wrong
+/// type, ordering by a column without an order) are returned by [`SelectQuery::execute`].
+#[must_use = "a query does nothing until `execute` is called"]
+pub struct SelectQuery<'t, S: TableSchema> {
+    table: &'t Table<S>,
+    filters: Vec<(S::Column, ErasedRange)>,
+    order: Vec<(Order, S::Column)>,
+    offset: usize,
+    limit: usize,
+    error: Option<WorkTableError>,
+}
+
+impl<'t, S: TableSchema> SelectQuery<'t, S> {
+    pub(crate) fn new(table: &'t Table<S>) -> Self {
+        SelectQuery {
+            table,
+            filters: Vec::new(),
+            order: Vec::new(),
+            offset: 0,
+            limit: usize::MAX,
+            error: None,
+        }
+    }
+
+    fn column(&mut self, column: impl ColumnArg<S::Column>) -> Option<S::Column> {
+        match column.resolve() {
+            Ok(column) => Some(column),
+            Err(error) => {
+                self.error.get_or_insert(error);
+                None
+            }
+        }
+    }
+
+    /// Keeps rows whose `column` lies in `range`. Integer ranges work on any integer
+    /// column the values fit, `&str` ranges on `String` columns, and `T` on `Option<T>`.
+    pub fn where_by<T, R>(mut self, range: R, column: impl ColumnArg<S::Column>) -> Self
+    where
+        T: Clone + Send + Sync + 'static,
+        R: RangeBounds<T>,
+    {
+        if let Some(column) = self.column(column) {
+            self.filters.push((column, ErasedRange::new(range)));
+        }
+        self
+    }
+
+    /// Keeps rows whose `column` equals `value`.
+    pub fn where_eq<T>(mut self, value: T, column: impl ColumnArg<S::Column>) -> Self
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        if let Some(column) = self.column(column) {
+            self.filters.push((column, ErasedRange::single(value)));
+        }
+        self
+    }
+
+    /// Sorts by `column`; later calls break ties of earlier ones.
+    pub fn order_by(mut self, order: Order, column: impl ColumnArg<S::Column>) -> Self {
+        if let Some(column) = self.column(column) {
+            self.order.push((order, column));
+        }
+        self
+    }
+
+    /// Skips the first `offset` rows of the result.
+    pub fn offset(mut self, offset: usize) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// Keeps at most `limit` rows.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Runs the query.
+    pub fn execute(&self) -> Result<Vec<S::Row>, WorkTableError> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        let primary = self.table.primary_index();
+        let indexes = self.table.indexes();
+        let mut plans = Vec::with_capacity(self.filters.len());
+        for (column, range) in &self.filters {
+            plans.push(S::visit_column(
+                *column,
+                primary,
+                indexes,
+                FilterPlanner { range },
+            )?);
+        }
+        let comparators = self
+            .order
+            .iter()
+            .map(|(order, column)| {
+                S::visit_column(
+                    *column,
+                    primary,
+                    indexes,
+                    ComparatorBuilder { order: *order },
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let indexed_scan = plans.iter_mut().find_map(|plan| plan.scan.take());
+        let (keys, in_key_order) = match indexed_scan {
+            Some(scan) => (scan(), false),
+            None => {
+                let unfiltered = plans.is_empty() && comparators.is_empty();
+                let wanted = if unfiltered {
+                    self.offset.saturating_add(self.limit)
+                } else {
+                    usize::MAX
+                };
+                (
+                    primary.keys_in((Bound::Unbounded, Bound::Unbounded), wanted),
+                    true,
+                )
+            }
+        };
+        let mut rows = self.table.read_many(keys);
+        rows.retain(|row| plans.iter().all(|plan| (plan.filter)(row)));
+        if !in_key_order {
+            rows.sort_by_cached_key(|row| S::primary_key(row));
+        }
+        if !comparators.is_empty() {
+            rows.sort_by(|a, b| {
+                comparators
+                    .iter()
+                    .map(|compare| compare(a, b))
+                    .find(|ordering| ordering.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect())
+    }
+}
+
+type RowFilter<'i, Row> = Box<dyn Fn(&Row) -> bool + 'i>;
+type KeyScan<'i, Pk> = Box<dyn FnOnce() -> Vec<Pk> + 'i>;
+type RowComparator<Row> = Box<dyn Fn(&Row, &Row) -> Ordering>;
+
+/// One filter, ready to run: a predicate on rows and, for an indexed column, the scan
+/// that lists the candidate keys.
+struct FilterPlan<'i, Row, Pk> {
+    filter: RowFilter<'i, Row>,
+    scan: Option<KeyScan<'i, Pk>>,
+}
+
+struct FilterPlanner<'r> {
+    range: &'r ErasedRange,
+}
+
+impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for FilterPlanner<'_> {
+    type Output = Result<FilterPlan<'i, Row, Pk>, WorkTableError>;
+
+    fn visit<T: Clone + Send + Sync + 'static>(
+        self,
+        column: ColumnDef<Row, T>,
+        index: ColumnIndex<'i, T, Pk>,
+    ) -> Self::Output {
+        let compare = column
+            .compare
+            .ok_or(WorkTableError::ColumnNotOrdered(column.name))?;
+        let range = self.range.typed(column.name, column.coerce)?;
+        let scan = if index.exists() {
+            let range = range.clone();
+            Some(
+                Box::new(move || index.keys_in(range, false, usize::MAX).unwrap_or_default())
+                    as KeyScan<'i, Pk>,
+            )
+        } else {
+            None
+        };
+        let get = column.get;
+        Ok(FilterPlan {
+            filter: Box::new(move |row| in_range(get(row), &range, compare)),
+            scan,
+        })
+    }
+}
+
+struct ComparatorBuilder {
+    order: Order,
+}
+
+impl<Row: 'static, Pk: IndexKey> ColumnVisitor<'_, Row, Pk> for ComparatorBuilder {
+    type Output = Result<RowComparator<Row>, WorkTableError>;
+
+    fn visit<T: Clone + Send + Sync + 'static>(
+        self,
+        column: ColumnDef<Row, T>,
+        _index: ColumnIndex<'_, T, Pk>,
+    ) -> Self::Output {
+        let compare = column
+            .compare
+            .ok_or(WorkTableError::ColumnNotOrdered(column.name))?;
+        let get = column.get;
+        Ok(match self.order {
+            Order::Asc => Box::new(move |a, b| compare(get(a), get(b))),
+            Order::Desc => Box::new(move |a, b| compare(get(b), get(a))),
+        })
+    }
+}
