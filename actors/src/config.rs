@@ -8,7 +8,8 @@ use crate::WorkTableError;
 pub struct TableConfig {
     /// Bytes per page; also the largest row the table can hold.
     pub page_size: u32,
-    /// Number of page-shard actors; `None` picks the machine's available parallelism.
+    /// Number of page-shard actors; `None` picks the machine's available parallelism
+    /// (at most 1024).
     pub shards: Option<usize>,
     /// How many committed operations each change-feed subscription buffers before it
     /// starts missing operations (it is then told it lagged).
@@ -29,9 +30,7 @@ impl TableConfig {
     /// The number of shards to run, between 1 and 1024.
     pub fn shard_count(&self) -> Result<u16, WorkTableError> {
         let shards = self.shards.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(usize::from)
-                .unwrap_or(1)
+            std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(1024))
         });
         match u16::try_from(shards) {
             Ok(n @ 1..=1024) => Ok(n),

@@ -73,6 +73,12 @@ pub trait PrimaryKeyGenerator<Pk>: Send + Sync {
 
 /// Names the generator of a primary key type. The macro implements it for
 /// `autoincrement` keys; for `custom` keys the user implements it.
+#[diagnostic::on_unimplemented(
+    message = "the `custom` primary key `{Self}` names no generator",
+    label = "a `custom` key needs `impl TablePrimaryKey for {Self}`",
+    note = "write `impl TablePrimaryKey for {Self} {{ type Generator = MyGenerator; }}` and \
+            `impl PrimaryKeyGenerator<{Self}> for MyGenerator {{ fn next(&self) -> {Self} {{ … }} }}`"
+)]
 pub trait TablePrimaryKey: Sized {
     /// The generator that makes keys of this type.
     type Generator: PrimaryKeyGenerator<Self> + Default + Send + Sync + 'static;

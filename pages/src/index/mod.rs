@@ -21,6 +21,11 @@ pub use unique::UniqueIndex;
 
 /// What an index key needs: a total order, hashing for point lookups, and `Debug` for
 /// the ordered structure.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an index key",
+    label = "an indexed column or primary key needs `Ord + Hash + Clone + Debug + Send + Sync`",
+    note = "derive `Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash` on the type, or drop the index"
+)]
 pub trait IndexKey:
     Ord + Clone + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static
 {
