@@ -1,0 +1,113 @@
+//! `<Name>Indexes`: a field per secondary index, and its `SecondaryIndexes` impl.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::{Names, doc};
+use crate::model::{Index, Table};
+
+/// The indexes struct and its `SecondaryIndexes` impl.
+pub fn generate(table: &Table, names: &Names) -> TokenStream {
+    let Names {
+        row,
+        pk,
+        indexes: struct_name,
+        plain,
+        ..
+    } = names;
+    let fields = table.indexes.iter().map(|index| {
+        let column = &table.columns[index.column];
+        let name = &index.name;
+        let value = column.value_ty();
+        let kind = if index.unique {
+            quote!(UniqueIndex)
+        } else {
+            quote!(NonUniqueIndex)
+        };
+        // Spanned at the column's type, so a type without `Ord`/`Hash` is blamed there.
+        let ty = quote_spanned!(column.ty.span()=> ::worktable::__private::#kind<#value, #pk>);
+        let doc = doc(format!(
+            "The {} index `{}` on column `{}`.",
+            if index.unique { "unique" } else { "non-unique" },
+            index.plain_name,
+            column.plain_name
+        ));
+        quote!(#doc pub #name: #ty)
+    });
+    let struct_doc = doc(format!("The secondary indexes of the `{plain}` table."));
+
+    let unique = table.indexes.iter().filter(|index| index.unique);
+    let conflicts = unique.clone().map(|index| {
+        let (name, field) = (&index.plain_name, index_field(table, index));
+        let idx = &index.name;
+        quote! {
+            if self.#idx.held_by_other(&row.#field, pk) {
+                return ::core::option::Option::Some(#name);
+            }
+        }
+    });
+    let inserts = table.indexes.iter().map(|index| {
+        let (idx, field) = (&index.name, index_field(table, index));
+        quote!(self.#idx.insert(::core::clone::Clone::clone(&row.#field), ::core::clone::Clone::clone(pk));)
+    });
+    let removes = table.indexes.iter().map(|index| {
+        let (idx, field) = (&index.name, index_field(table, index));
+        quote!(self.#idx.remove(&row.#field, pk);)
+    });
+    let updates = table.indexes.iter().map(|index| {
+        let (idx, field) = (&index.name, index_field(table, index));
+        quote! {
+            if old.#field != new.#field {
+                self.#idx.remove(&old.#field, pk);
+                self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk));
+            }
+        }
+    });
+    // Parameters a body does not use are named `_…`, so the user sees no warning.
+    let any = !table.indexes.is_empty();
+    let any_unique = unique.count() > 0;
+    let (row_any, pk_any) = params(any, "row", "pk");
+    let (row_unique, pk_unique) = params(any_unique, "row", "pk");
+    let (old, new) = params(any, "old", "new");
+
+    quote! {
+        #struct_doc
+        #[derive(::core::default::Default)]
+        pub struct #struct_name {
+            #(#fields,)*
+        }
+
+        const _: () = {
+            impl ::worktable::__private::SecondaryIndexes<#row, #pk> for #struct_name {
+                fn conflict(&self, #row_unique: &#row, #pk_unique: &#pk) -> ::core::option::Option<&'static str> {
+                    #(#conflicts)*
+                    ::core::option::Option::None
+                }
+                fn insert(&self, #row_any: &#row, #pk_any: &#pk) {
+                    #(#inserts)*
+                }
+                fn remove(&self, #row_any: &#row, #pk_any: &#pk) {
+                    #(#removes)*
+                }
+                fn update(&self, #old: &#row, #new: &#row, #pk_any: &#pk) {
+                    #(#updates)*
+                }
+            }
+        };
+    }
+}
+
+/// The row field `index` covers.
+fn index_field<'t>(table: &'t Table, index: &Index) -> &'t syn::Ident {
+    &table.columns[index.column].name
+}
+
+/// Parameter names `a`, `b`, prefixed with `_` when `used` is false.
+fn params(used: bool, a: &str, b: &str) -> (syn::Ident, syn::Ident) {
+    if used {
+        (format_ident!("{a}"), format_ident!("{b}"))
+    } else {
+        (format_ident!("_{a}"), format_ident!("_{b}"))
+    }
+}

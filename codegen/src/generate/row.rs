@@ -1,0 +1,87 @@
+//! `<Name>Row` and `<Name>PrimaryKey`, with the key's conversions and, for an
+//! `autoincrement` key, its generator.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Names, doc};
+use crate::model::{Generator, Table};
+
+/// The row struct, the key newtype and the key's trait impls.
+pub fn generate(table: &Table, names: &Names) -> TokenStream {
+    let Names { row, pk, plain, .. } = names;
+    let fields = table.columns.iter().map(|column| {
+        let name = &column.name;
+        let ty = column.value_ty();
+        let doc = doc(format!("The `{}` column.", column.plain_name));
+        quote!(#doc pub #name: #ty)
+    });
+    let row_doc = doc(format!("One row of the `{plain}` table."));
+    let pk_doc = doc(format!("The primary key of the `{plain}` table."));
+    let key_ty = key_type(table);
+    let generator = match table.primary_key.generator {
+        Generator::AutoIncrement => quote! {
+            impl ::worktable::__private::TablePrimaryKey for #pk {
+                type Generator = ::worktable::__private::AutoIncrement<#pk, #key_ty>;
+            }
+        },
+        Generator::Custom { .. } | Generator::None => quote!(),
+    };
+    quote! {
+        #row_doc
+        #[derive(
+            ::core::clone::Clone,
+            ::core::fmt::Debug,
+            ::core::cmp::PartialEq,
+            ::worktable::__private::rkyv::Archive,
+            ::worktable::__private::rkyv::Serialize,
+            ::worktable::__private::rkyv::Deserialize,
+        )]
+        #[rkyv(crate = ::worktable::__private::rkyv)]
+        pub struct #row {
+            #(#fields,)*
+        }
+
+        #pk_doc
+        #[derive(
+            ::core::clone::Clone,
+            ::core::fmt::Debug,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::cmp::PartialOrd,
+            ::core::cmp::Ord,
+            ::core::hash::Hash,
+        )]
+        pub struct #pk(pub #key_ty);
+
+        const _: () = {
+            impl ::core::convert::From<#key_ty> for #pk {
+                fn from(value: #key_ty) -> Self {
+                    #pk(value)
+                }
+            }
+            impl ::core::convert::From<#pk> for #key_ty {
+                fn from(key: #pk) -> Self {
+                    key.0
+                }
+            }
+            #generator
+        };
+    }
+}
+
+/// The type inside the key newtype: the key column's type, or a tuple of the key
+/// columns' types in declaration order.
+pub fn key_type(table: &Table) -> TokenStream {
+    match table.single_key_column() {
+        Some(column) => table.columns[column].value_ty(),
+        None => {
+            let types = table
+                .primary_key
+                .columns
+                .iter()
+                .map(|&i| table.columns[i].value_ty());
+            quote!((#(#types),*))
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `<Name>WorkTable`: the handle users hold, wrapping the generic table with typed
+//! methods, and its `Default` built from the `config` section.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::{Names, doc};
+use crate::model::{Config, Generator, Index, Table};
+use crate::ty;
+
+/// The table handle, its `Default` and its methods.
+pub fn generate(table: &Table, names: &Names) -> TokenStream {
+    let Names {
+        row,
+        pk,
+        schema,
+        table: handle,
+        plain,
+        ..
+    } = names;
+    let handle_doc = doc(format!(
+        "The `{plain}` table: a cheap, cloneable handle usable from any number of tasks."
+    ));
+    let config = config(table.config);
+    let get_next_pk = match table.primary_key.generator {
+        Generator::AutoIncrement | Generator::Custom { .. } => quote! {
+            /// A fresh primary key from the table's generator.
+            pub fn get_next_pk(&self) -> #pk {
+                self.0.next_pk()
+            }
+        },
+        Generator::None => quote!(),
+    };
+    let select_by = table
+        .indexes
+        .iter()
+        .map(|index| select_by(table, names, index));
+    quote! {
+        #handle_doc
+        #[derive(::core::clone::Clone)]
+        pub struct #handle(::worktable::__private::Table<#schema>);
+
+        const _: () = {
+            impl ::core::default::Default for #handle {
+                fn default() -> Self {
+                    #handle(
+                        ::worktable::__private::Table::with_config(#config)
+                            .expect("worktable! checked the configuration at compile time"),
+                    )
+                }
+            }
+        };
+
+        impl #handle {
+            /// The declared table name.
+            pub fn name(&self) -> &'static str {
+                self.0.name()
+            }
+            #get_next_pk
+            /// The number of rows.
+            pub fn count(&self) -> usize {
+                self.0.count()
+            }
+            /// The row with primary key `pk`.
+            pub fn select(&self, pk: impl ::core::convert::Into<#pk>) -> ::core::option::Option<#row> {
+                self.0.select(&::core::convert::Into::into(pk))
+            }
+            /// A query over every row: filter with `where_by`, sort with `order_by`, then
+            /// `offset`, `limit` and `execute`.
+            pub fn select_all(&self) -> ::worktable::SelectQuery<'_, #schema> {
+                self.0.select_all()
+            }
+            #(#select_by)*
+            /// Inserts `row`; fails with `AlreadyExists` if its key or a unique value is taken.
+            pub async fn insert(&self, row: #row) -> ::core::result::Result<#pk, ::worktable::WorkTableError> {
+                self.0.insert(row).await
+            }
+            /// Inserts `row`, or replaces the row with its key.
+            pub async fn upsert(&self, row: #row) -> ::core::result::Result<(), ::worktable::WorkTableError> {
+                self.0.upsert(row).await
+            }
+            /// Replaces the row with `row`'s key; fails with `NotFound` if there is none.
+            pub async fn update(&self, row: #row) -> ::core::result::Result<(), ::worktable::WorkTableError> {
+                self.0.update(row).await
+            }
+            /// Deletes the row with key `pk`; fails with `NotFound` if there is none.
+            pub async fn delete(&self, pk: impl ::core::convert::Into<#pk>) -> ::core::result::Result<(), ::worktable::WorkTableError> {
+                self.0.delete(::core::convert::Into::into(pk)).await
+            }
+            /// A receiver of every operation committed from now on, in order.
+            pub fn subscribe(&self) -> ::worktable::Subscription<#pk, #row> {
+                self.0.subscribe()
+            }
+            /// Stops taking writes, lets accepted writes finish and stops the table's actors.
+            pub async fn shutdown(&self) -> ::core::result::Result<(), ::worktable::WorkTableError> {
+                self.0.shutdown().await
+            }
+            /// Page count and size of the row storage.
+            pub fn storage_stats(&self) -> ::worktable::StorageStats {
+                self.0.storage_stats()
+            }
+            /// The generic table underneath, for what the typed methods do not cover.
+            pub fn table(&self) -> &::worktable::Table<#schema> {
+                &self.0
+            }
+        }
+    }
+}
+
+/// The `TableConfig` expression for `config`; keys it does not set keep the defaults.
+fn config(config: Config) -> TokenStream {
+    let page_size = config.page_size.map(|size| {
+        let size = Literal::u32_unsuffixed(size);
+        quote!(page_size: #size,)
+    });
+    let shards = config.shards.map(|shards| {
+        let shards = Literal::usize_unsuffixed(usize::from(shards));
+        quote!(shards: ::core::option::Option::Some(#shards),)
+    });
+    quote! {
+        ::worktable::__private::TableConfig {
+            #page_size
+            #shards
+            ..::worktable::__private::TableConfig::default()
+        }
+    }
+}
+
+/// `select_by_<column>` for `index`: the row (unique) or a query (non-unique).
+fn select_by(table: &Table, names: &Names, index: &Index) -> TokenStream {
+    let Names {
+        row,
+        schema,
+        column: enum_name,
+        ..
+    } = names;
+    let column = &table.columns[index.column];
+    let method = format_ident!("select_by_{}", column.plain_name);
+    let field = &column.name;
+    let variant = &column.variant;
+    let value_ty = column.value_ty();
+    // `impl Into<String>` lets callers pass `&str`; any other type is taken as it is, so
+    // integer literals infer the column's type.
+    let takes_into = !column.optional && ty::is_string(&column.ty);
+    let (param_ty, value, convert) = if takes_into {
+        let into = quote!(::core::convert::Into::into(value));
+        let convert = quote!(let value: #value_ty = #into;);
+        (quote!(impl ::core::convert::Into<#value_ty>), into, convert)
+    } else {
+        (value_ty.clone(), quote!(value), quote!())
+    };
+    let column_name = &column.plain_name;
+    if index.unique {
+        let idx = &index.name;
+        let doc = doc(format!(
+            "The row whose `{column_name}` is `value`, through the unique index `{}`.",
+            index.plain_name
+        ));
+        quote! {
+            #doc
+            pub fn #method(&self, value: #param_ty) -> ::core::option::Option<#row> {
+                fn get(row: &#row) -> &#value_ty {
+                    &row.#field
+                }
+                #convert
+                self.0.select_unique(&self.0.indexes().#idx, &value, get)
+            }
+        }
+    } else {
+        let doc = doc(format!(
+            "A query for the rows whose `{column_name}` is `value`, through the index `{}`; \
+             refine it like `select_all`, then `execute` it.",
+            index.plain_name
+        ));
+        quote! {
+            #doc
+            pub fn #method(&self, value: #param_ty) -> ::worktable::SelectQuery<'_, #schema> {
+                self.0.select_all().where_eq::<#value_ty>(#value, #enum_name::#variant)
+            }
+        }
+    }
+}
