@@ -1,0 +1,10 @@
+use worktable::prelude::*;
+
+worktable!(
+    name: Test,
+    columns: { id: u64 primary_key, value: u8, other: u8 },
+    indexes: { other_idx: other },
+    queries: { in_place: { ValueByOther(value) by other } },
+);
+
+fn main() {}

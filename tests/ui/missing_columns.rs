@@ -1,0 +1,5 @@
+use worktable::prelude::*;
+
+worktable!(name: Test);
+
+fn main() {}

@@ -1,0 +1,9 @@
+use worktable::prelude::*;
+
+worktable!(
+    name: Test,
+    columns: { id: u64 primary_key, value: u8 },
+    queries: { update: { Value(value, value) by id } },
+);
+
+fn main() {}
