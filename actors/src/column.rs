@@ -337,7 +337,10 @@ pub mod coerce {
 }
 
 #[cfg(test)]
-#[allow(clippy::needless_borrow, reason = "the probes pick impls by the number of references")]
+#[allow(
+    clippy::needless_borrow,
+    reason = "the probes pick impls by the number of references"
+)]
 mod tests {
     use super::probe::*;
     use super::*;
