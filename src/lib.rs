@@ -63,8 +63,9 @@ pub mod __private {
     };
     pub use worktable_actors::{
         AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
-        PrimaryKeyGenerator, SecondaryIndexes, SelectQuery, Table, TableColumn, TableConfig,
-        TablePrimaryKey, TableSchema,
+        PrimaryKeyGenerator, RowChange, RowCondition, RowEdit, SecondaryIndexes, SelectQuery,
+        SharedRowEdit, Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema,
+        group_unique_conflict,
     };
     pub use worktable_pages::index::{NonUniqueIndex, PrimaryIndex, UniqueIndex};
 }

@@ -2,8 +2,9 @@
 //! is what makes it visible, so the order in which this actor applies writes is the
 //! table's commit order, and each committed write gets the next sequence number.
 //!
-//! A write is checked completely (key present or free, every unique index free) before
-//! any index changes, so a refused write is never visible, even for a moment.
+//! A write is checked completely (key present or free, every unique index free, the
+//! version it was computed from still current) before any index changes, so a refused
+//! write is never visible, even for a moment.
 
 use std::sync::Arc;
 
@@ -12,13 +13,13 @@ use kameo::actor::{ActorRef, WeakActorRef};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
 use tokio::sync::mpsc::UnboundedReceiver;
-use worktable_pages::Guard;
+use worktable_pages::{Guard, Link};
 use worktable_persistence::{Operation, OperationKind};
 
 use crate::feed::FeedPublisher;
-use crate::ops::{Commit, CommitMsg, Reply, WriteKind};
+use crate::ops::{Commit, CommitMsg, Prepared, Reply, WriteKind};
 use crate::pump::{Pump, next_signal};
-use crate::schema::{PRIMARY_KEY_INDEX, SecondaryIndexes};
+use crate::schema::{PRIMARY_KEY_INDEX, RowChange, SecondaryIndexes};
 use crate::store::Store;
 use crate::{TableSchema, WorkTableError};
 
@@ -61,18 +62,22 @@ impl<S: TableSchema> Pump for CommitActor<S> {
         (&mut self.inbox, &mut self.batch)
     }
 
-    fn handle(&mut self, batch: &mut Vec<CommitMsg<S>>) {
+    async fn handle(&mut self, batch: &mut Vec<CommitMsg<S>>) {
         let _span =
             tracing::debug_span!("commit_batch", table = S::NAME, messages = batch.len()).entered();
         self.feed.admit(&self.store.feed);
         for message in batch.drain(..) {
             match message {
-                CommitMsg::Writes(commits) => {
+                CommitMsg::Writes { commits, done } => {
                     for commit in commits {
                         self.apply(commit);
                     }
+                    // A shard that stopped waiting no longer needs the answer.
+                    let _ = done.send(());
                 }
-                CommitMsg::Delete { pk, reply } => self.delete(pk, reply),
+                CommitMsg::Group { rows, reply } => {
+                    let _ = reply.send(self.apply_group(rows));
+                }
             }
         }
     }
@@ -80,78 +85,119 @@ impl<S: TableSchema> Pump for CommitActor<S> {
 
 impl<S: TableSchema> CommitActor<S> {
     fn apply(&mut self, commit: Commit<S>) {
-        let exists = self.store.primary.contains(&commit.pk);
-        match (commit.kind, exists) {
-            (WriteKind::Insert, true) => self.refuse(
-                commit,
-                WorkTableError::AlreadyExists {
-                    index: PRIMARY_KEY_INDEX,
-                },
-            ),
-            (WriteKind::Update, false) => self.refuse(commit, WorkTableError::NotFound),
-            (WriteKind::Insert | WriteKind::Upsert, false) => self.insert(commit),
-            (WriteKind::Update | WriteKind::Upsert, true) => self.replace(commit),
+        match commit {
+            Commit::Put {
+                kind,
+                pk,
+                row,
+                link,
+                reply,
+            } => {
+                let exists = self.store.primary.contains(&pk);
+                match (kind, exists) {
+                    (WriteKind::Insert, true) => {
+                        let refusal = WorkTableError::AlreadyExists {
+                            index: PRIMARY_KEY_INDEX,
+                        };
+                        self.refuse(&pk, Some(link), reply, refusal)
+                    }
+                    (WriteKind::Update, false) => {
+                        self.refuse(&pk, Some(link), reply, WorkTableError::NotFound)
+                    }
+                    (WriteKind::Insert | WriteKind::Upsert, false) => {
+                        self.insert(pk, row, link, reply)
+                    }
+                    (WriteKind::Update | WriteKind::Upsert, true) => {
+                        self.replace(pk, row, link, None, reply)
+                    }
+                }
+            }
+            Commit::Modify {
+                pk,
+                base,
+                row,
+                link,
+                reply,
+            } => self.replace(pk, row, link, Some(base), reply),
+            Commit::Delete { pk, base, reply } => self.delete(pk, base, reply),
         }
     }
 
-    /// Hands the unpublished version's space back and tells the caller why.
-    fn refuse(&self, commit: Commit<S>, error: WorkTableError) {
-        tracing::debug!(table = S::NAME, pk = ?commit.pk, %error, "write refused");
-        self.store.retirer.release_unpublished(commit.link);
-        let _ = commit.reply.send(Err(error));
+    /// Hands an unpublished version's space back and tells the caller why.
+    fn refuse(&self, pk: &S::Pk, link: Option<Link>, reply: Reply<S>, error: WorkTableError) {
+        tracing::debug!(table = S::NAME, ?pk, %error, "write refused");
+        if let Some(link) = link {
+            self.store.retirer.release_unpublished(link);
+        }
+        let _ = reply.send(Err(error));
     }
 
-    fn insert(&mut self, commit: Commit<S>) {
+    fn insert(&mut self, pk: S::Pk, row: S::Row, link: Link, reply: Reply<S>) {
         let store = &*self.store;
-        if let Some(index) = store.indexes.conflict(&commit.row, &commit.pk) {
-            return self.refuse(commit, WorkTableError::AlreadyExists { index });
+        if let Some(index) = store.indexes.conflict(&row, &pk) {
+            return self.refuse(
+                &pk,
+                Some(link),
+                reply,
+                WorkTableError::AlreadyExists { index },
+            );
         }
-        store.primary.insert(commit.pk.clone(), commit.link);
-        store.indexes.insert(&commit.row, &commit.pk);
-        S::on_inserted(&store.generator, &commit.pk);
-        self.committed(
-            OperationKind::Insert,
-            commit.pk,
-            Some(commit.row),
-            commit.reply,
-        );
+        store.primary.insert(pk.clone(), link);
+        store.indexes.insert(&row, &pk);
+        S::on_inserted(&store.generator, &pk);
+        self.publish(OperationKind::Insert, pk.clone(), Some(row));
+        let _ = reply.send(Ok(pk));
     }
 
-    fn replace(&mut self, commit: Commit<S>) {
+    /// Replaces the current version of `pk` (which must be `expected`, if given).
+    fn replace(
+        &mut self,
+        pk: S::Pk,
+        row: S::Row,
+        link: Link,
+        expected: Option<Link>,
+        reply: Reply<S>,
+    ) {
         let store = &*self.store;
         let guard = Guard::new();
-        let Some(old_link) = store.primary.get(&commit.pk, &guard) else {
-            return self.refuse(commit, WorkTableError::NotFound);
+        let Some(old_link) = store.primary.get(&pk, &guard) else {
+            return self.refuse(&pk, Some(link), reply, WorkTableError::NotFound);
         };
+        if expected.is_some_and(|base| base != old_link) {
+            return self.refuse(&pk, Some(link), reply, Self::moved_under_its_shard());
+        }
         let old_row = match store.pages.read(old_link, &guard) {
             Ok(row) => row,
             Err(error) => {
                 tracing::error!(table = S::NAME, %error, "current row version is unreadable");
-                return self.refuse(commit, WorkTableError::Storage(error.to_string()));
+                let error = WorkTableError::Storage(error.to_string());
+                return self.refuse(&pk, Some(link), reply, error);
             }
         };
-        if let Some(index) = store.indexes.conflict(&commit.row, &commit.pk) {
-            return self.refuse(commit, WorkTableError::AlreadyExists { index });
+        if let Some(index) = store.indexes.conflict(&row, &pk) {
+            return self.refuse(
+                &pk,
+                Some(link),
+                reply,
+                WorkTableError::AlreadyExists { index },
+            );
         }
-        store.primary.replace(&commit.pk, commit.link);
-        store.indexes.update(&old_row, &commit.row, &commit.pk);
+        store.primary.replace(&pk, link);
+        store.indexes.update(&old_row, &row, &pk);
         store.retirer.retire(old_link, &guard);
-        self.committed(
-            OperationKind::Update,
-            commit.pk,
-            Some(commit.row),
-            commit.reply,
-        );
+        self.publish(OperationKind::Update, pk.clone(), Some(row));
+        let _ = reply.send(Ok(pk));
     }
 
-    fn delete(&mut self, pk: S::Pk, reply: Reply<S>) {
+    fn delete(&mut self, pk: S::Pk, base: Option<Link>, reply: Reply<S>) {
         let store = &*self.store;
         let guard = Guard::new();
         let Some(link) = store.primary.get(&pk, &guard) else {
-            tracing::debug!(table = S::NAME, ?pk, "delete of a missing row");
-            let _ = reply.send(Err(WorkTableError::NotFound));
-            return;
+            return self.refuse(&pk, None, reply, WorkTableError::NotFound);
         };
+        if base.is_some_and(|base| base != link) {
+            return self.refuse(&pk, None, reply, Self::moved_under_its_shard());
+        }
         match store.pages.read(link, &guard) {
             Ok(old_row) => store.indexes.remove(&old_row, &pk),
             Err(error) => {
@@ -160,13 +206,73 @@ impl<S: TableSchema> CommitActor<S> {
         }
         store.primary.remove(&pk, &guard);
         store.retirer.retire(link, &guard);
-        self.committed(OperationKind::Delete, pk, None, reply);
+        self.publish(OperationKind::Delete, pk.clone(), None);
+        let _ = reply.send(Ok(pk));
     }
 
-    /// Numbers a committed operation, publishes it and answers the caller.
-    fn committed(&mut self, kind: OperationKind, pk: S::Pk, row: Option<S::Row>, reply: Reply<S>) {
+    /// The error for a change whose base version is no longer current. A shard orders
+    /// every write to its rows and a multi-row update reserves its rows, so this is a bug;
+    /// the write is refused rather than applied over a version it did not see.
+    fn moved_under_its_shard() -> WorkTableError {
+        let message = "a row changed between its shard and its commit";
+        tracing::error!(table = S::NAME, message);
+        WorkTableError::Storage(message.into())
+    }
+
+    /// Applies every row of a multi-row update, or none.
+    fn apply_group(&mut self, rows: Vec<Prepared<S>>) -> Result<(), WorkTableError> {
+        let store = Arc::clone(&self.store);
+        let guard = Guard::new();
+        let release = |rows: &[Prepared<S>]| {
+            for row in rows {
+                store.retirer.release_unpublished(row.link);
+            }
+        };
+        let mut olds = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let old = (store.primary.get(&row.pk, &guard) == Some(row.base))
+                .then(|| store.pages.read(row.base, &guard).ok())
+                .flatten();
+            match old {
+                Some(old) => olds.push(old),
+                None => {
+                    release(&rows);
+                    return Err(Self::moved_under_its_shard());
+                }
+            }
+        }
+        let changes: Vec<RowChange<'_, S::Row, S::Pk>> = rows
+            .iter()
+            .zip(&olds)
+            .map(|(row, old)| RowChange {
+                old,
+                new: &row.row,
+                pk: &row.pk,
+            })
+            .collect();
+        if let Some(index) = store.indexes.group_conflict(&changes) {
+            drop(changes);
+            release(&rows);
+            tracing::debug!(table = S::NAME, index, "multi-row update refused");
+            return Err(WorkTableError::AlreadyExists { index });
+        }
+        drop(changes);
+        // Every old entry goes first, so rows can take values others give up.
+        for (row, old) in rows.iter().zip(&olds) {
+            store.indexes.remove(old, &row.pk);
+        }
+        for row in rows {
+            store.primary.replace(&row.pk, row.link);
+            store.indexes.insert(&row.row, &row.pk);
+            store.retirer.retire(row.base, &guard);
+            self.publish(OperationKind::Update, row.pk, Some(row.row));
+        }
+        Ok(())
+    }
+
+    /// Numbers a committed operation and hands it to the change feed.
+    fn publish(&mut self, kind: OperationKind, pk: S::Pk, row: Option<S::Row>) {
         self.seq += 1;
-        let answer = pk.clone();
         if self.feed.is_listened() {
             self.feed.publish(Operation {
                 seq: self.seq,
@@ -175,6 +281,5 @@ impl<S: TableSchema> CommitActor<S> {
                 row,
             });
         }
-        let _ = reply.send(Ok(answer));
     }
 }

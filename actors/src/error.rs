@@ -56,6 +56,9 @@ pub enum WorkTableError {
         /// What it reported.
         reason: String,
     },
+    /// The closure of an in-place update panicked; the row is unchanged.
+    #[error("the closure of an in-place update panicked: {0}")]
+    EditPanicked(String),
     /// The table's configuration is invalid.
     #[error("invalid table configuration: {0}")]
     Config(String),

@@ -1,6 +1,7 @@
 //! The table handle: synchronous, lock-free reads and asynchronous writes through the
 //! table's actors.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,13 +15,61 @@ use worktable_pages::index::{IndexKey, PrimaryIndex, UniqueIndex};
 use worktable_pages::{Guard, PageWriter, StorageStats};
 
 use crate::commit::CommitActor;
+use crate::edit::{RowCondition, RowEdit, SharedRowEdit};
 use crate::feed::{FeedPublisher, Subscription};
-use crate::ops::{CommitMsg, WriteKind, WriteOp};
+use crate::ops::{CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, WriteKind, WriteOp};
 use crate::schema::PrimaryKeyGenerator;
 use crate::select::SelectQuery;
 use crate::shard::ShardActor;
 use crate::store::Store;
 use crate::{TableConfig, TableSchema, WorkTableError};
+
+/// Rows of a multi-row update written but not committed; their space goes back to their
+/// shards unless they are taken for commit.
+struct Unpublished<'a, S: TableSchema> {
+    store: &'a Store<S>,
+    rows: Vec<Prepared<S>>,
+}
+
+impl<S: TableSchema> Unpublished<'_, S> {
+    fn take(mut self) -> Vec<Prepared<S>> {
+        std::mem::take(&mut self.rows)
+    }
+}
+
+impl<S: TableSchema> Drop for Unpublished<'_, S> {
+    fn drop(&mut self) {
+        for row in &self.rows {
+            self.store.retirer.release_unpublished(row.link);
+        }
+    }
+}
+
+/// Rows a multi-row update reserved in their shards; released when dropped, so a
+/// cancelled update never leaves rows blocked.
+struct Reservation<'a, S: TableSchema> {
+    table: &'a Table<S>,
+    pks: Vec<S::Pk>,
+}
+
+impl<S: TableSchema> Drop for Reservation<'_, S> {
+    fn drop(&mut self) {
+        let Some(actors) = self.table.inner.actors.get() else {
+            return;
+        };
+        let mut by_shard: HashMap<usize, Vec<S::Pk>> = HashMap::new();
+        for pk in self.pks.drain(..) {
+            by_shard
+                .entry(self.table.shard_index(&pk, actors))
+                .or_default()
+                .push(pk);
+        }
+        for (shard, pks) in by_shard {
+            // A stopped shard has nothing left to release.
+            let _ = actors.shards[shard].ops.send(WriteOp::Release(pks));
+        }
+    }
+}
 
 /// A table: a cheap, cloneable handle (an `Arc` inside) usable from any number of tasks.
 ///
@@ -74,10 +123,12 @@ impl<S: TableSchema> Actors<S> {
                 let (ops, rx) = unbounded_channel();
                 let actor = ShardActor::spawn(ShardActor {
                     id,
+                    store: Arc::clone(store),
                     writer: PageWriter::new(Arc::clone(&store.pages), id),
                     ops: rx,
                     batch: Vec::new(),
                     commit: commit_inbox.clone(),
+                    reserved: HashMap::new(),
                 });
                 Shard { actor, ops }
             })
@@ -224,34 +275,256 @@ impl<S: TableSchema> Table<S> {
 
     /// Deletes the row with key `pk`; fails with `NotFound` if there is none.
     pub async fn delete(&self, pk: S::Pk) -> Result<(), WorkTableError> {
-        async {
-            let actors = self.actors()?;
-            let (reply, outcome) = oneshot::channel();
-            actors
-                .commit_inbox
-                .send(CommitMsg::Delete { pk, reply })
-                .map_err(|_| WorkTableError::ShutDown)?;
-            Self::outcome(outcome.await).map(drop)
-        }
-        .instrument(tracing::debug_span!("delete", table = S::NAME))
+        self.delete_if(pk, None)
+            .instrument(tracing::debug_span!("delete", table = S::NAME))
+            .await
+    }
+
+    /// Changes the row with key `pk` in place: `edit` runs on its current version inside
+    /// the row's shard, serialized with every other write to the row, and the result is
+    /// committed like an update. Fails with `NotFound` when there is no such row, with
+    /// `EditPanicked` when `edit` panics and with `PrimaryUpdateTry` when it changes the
+    /// key; the row is then unchanged.
+    ///
+    /// `edit` runs once; the caller holds no lock while it waits.
+    pub async fn modify(&self, pk: S::Pk, edit: RowEdit<S::Row>) -> Result<(), WorkTableError> {
+        self.modify_if(pk, None, edit)
+            .instrument(tracing::debug_span!("modify", table = S::NAME))
+            .await
+    }
+
+    /// Changes the row whose column (read by `get`) holds `value` in the unique index that
+    /// `index` picks, like [`Table::modify`]. Fails with `NotFound` when no row holds it.
+    pub async fn modify_unique<V: IndexKey>(
+        &self,
+        index: fn(&S::Indexes) -> &UniqueIndex<V, S::Pk>,
+        value: V,
+        get: fn(&S::Row) -> &V,
+        edit: RowEdit<S::Row>,
+    ) -> Result<(), WorkTableError> {
+        // Handed to each attempt; only an attempt whose row passes the condition runs it.
+        let edit = Arc::new(parking_lot::Mutex::new(Some(edit)));
+        self.on_unique(index, value, get, |pk, condition| {
+            let edit = Arc::clone(&edit);
+            let once: RowEdit<S::Row> = Box::new(move |row| {
+                if let Some(edit) = edit.lock().take() {
+                    edit(row);
+                }
+            });
+            self.modify_if(pk, Some(condition), once)
+        })
+        .instrument(tracing::debug_span!("modify_unique", table = S::NAME))
         .await
     }
 
-    async fn write(&self, kind: WriteKind, row: S::Row) -> Result<S::Pk, WorkTableError> {
+    /// Deletes the row whose column (read by `get`) holds `value` in the unique index
+    /// that `index` picks. Fails with `NotFound` when no row holds it.
+    pub async fn delete_unique<V: IndexKey>(
+        &self,
+        index: fn(&S::Indexes) -> &UniqueIndex<V, S::Pk>,
+        value: V,
+        get: fn(&S::Row) -> &V,
+    ) -> Result<(), WorkTableError> {
+        self.on_unique(index, value, get, |pk, condition| {
+            self.delete_if(pk, Some(condition))
+        })
+        .instrument(tracing::debug_span!("delete_unique", table = S::NAME))
+        .await
+    }
+
+    /// Runs `write` on the row holding `value` in a unique index, conditioned on the row
+    /// still holding it. When the value moved to another row meanwhile, looks again.
+    async fn on_unique<V: IndexKey, F, Fut>(
+        &self,
+        index: fn(&S::Indexes) -> &UniqueIndex<V, S::Pk>,
+        value: V,
+        get: fn(&S::Row) -> &V,
+        write: F,
+    ) -> Result<(), WorkTableError>
+    where
+        F: Fn(S::Pk, RowCondition<S::Row>) -> Fut,
+        Fut: Future<Output = Result<(), WorkTableError>>,
+    {
+        let mut tried: Option<S::Pk> = None;
+        loop {
+            let Some(pk) = index(self.indexes()).get(&value) else {
+                return Err(WorkTableError::NotFound);
+            };
+            if tried.as_ref() == Some(&pk) {
+                return Err(WorkTableError::NotFound);
+            }
+            let wanted = value.clone();
+            let condition: RowCondition<S::Row> = Arc::new(move |row| *get(row) == wanted);
+            match write(pk.clone(), condition).await {
+                Err(WorkTableError::NotFound) => tried = Some(pk),
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Changes every row whose key `find` lists and that passes `condition`, all or
+    /// nothing: if one changed row would violate a unique index, no row changes and the
+    /// error names the index. Matching no row is not an error. Readers may see the rows
+    /// change one after another, never a row half changed.
+    pub async fn modify_many(
+        &self,
+        find: impl Fn(&Self) -> Result<Vec<S::Pk>, WorkTableError> + Send + Sync,
+        condition: RowCondition<S::Row>,
+        edit: SharedRowEdit<S::Row>,
+    ) -> Result<(), WorkTableError> {
+        async {
+            let _one_at_a_time = self.inner.store.multi_row.lock().await;
+            let mut pks = find(self)?;
+            pks.sort_unstable();
+            pks.dedup();
+            // Released when this returns, after the commit point has answered.
+            let _reserved = Reservation {
+                table: self,
+                pks: pks.clone(),
+            };
+            let prepared = self.prepare_all(pks, &condition, &edit).await?;
+            if prepared.rows.is_empty() {
+                return Ok(());
+            }
+            let (reply, outcome) = oneshot::channel();
+            let rows = prepared.take();
+            self.actors()?
+                .commit_inbox
+                .send(CommitMsg::Group { rows, reply })
+                .map_err(|_| WorkTableError::ShutDown)?;
+            outcome.await.map_err(|_| WorkTableError::ShutDown)?
+        }
+        .instrument(tracing::debug_span!("modify_many", table = S::NAME))
+        .await
+    }
+
+    /// Has every shard compute and write its rows of a multi-row update.
+    async fn prepare_all(
+        &self,
+        pks: Vec<S::Pk>,
+        condition: &RowCondition<S::Row>,
+        edit: &SharedRowEdit<S::Row>,
+    ) -> Result<Unpublished<'_, S>, WorkTableError> {
         let actors = self.actors()?;
-        let pk = S::primary_key(&row);
-        let shard = self.shard_of(&pk, actors);
-        let (reply, outcome) = oneshot::channel();
-        shard
-            .ops
-            .send(WriteOp {
-                kind,
-                pk,
-                row,
+        let mut pending = Vec::with_capacity(pks.len());
+        for pk in pks {
+            let (reply, prepared) = oneshot::channel();
+            let op = PrepareOp {
+                pk: pk.clone(),
+                condition: Arc::clone(condition),
+                edit: Arc::clone(edit),
                 reply,
-            })
-            .map_err(|_| WorkTableError::ShutDown)?;
+            };
+            self.shard_of(&pk, actors)
+                .ops
+                .send(WriteOp::Prepare(op))
+                .map_err(|_| WorkTableError::ShutDown)?;
+            pending.push(prepared);
+        }
+        let mut unpublished = Unpublished {
+            store: &self.inner.store,
+            rows: Vec::new(),
+        };
+        let mut failure = None;
+        for prepared in pending {
+            match prepared.await {
+                Ok(Ok(Some(row))) => unpublished.rows.push(row),
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => failure = failure.or(Some(error)),
+                Err(_) => failure = failure.or(Some(WorkTableError::ShutDown)),
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(unpublished),
+        }
+    }
+
+    /// Deletes every row whose key `find` lists and that passes `condition`, one by one
+    /// (readers may see some gone and some not yet). Matching no row is not an error.
+    pub async fn delete_many(
+        &self,
+        find: impl Fn(&Self) -> Result<Vec<S::Pk>, WorkTableError> + Send + Sync,
+        condition: RowCondition<S::Row>,
+    ) -> Result<(), WorkTableError> {
+        async {
+            let actors = self.actors()?;
+            let mut pending = Vec::new();
+            for pk in find(self)? {
+                let (reply, outcome) = oneshot::channel();
+                let op = DeleteOp {
+                    pk: pk.clone(),
+                    condition: Some(Arc::clone(&condition)),
+                    reply,
+                };
+                self.shard_of(&pk, actors)
+                    .ops
+                    .send(WriteOp::Delete(op))
+                    .map_err(|_| WorkTableError::ShutDown)?;
+                pending.push(outcome);
+            }
+            for outcome in pending {
+                match Self::outcome(outcome.await) {
+                    Ok(_) | Err(WorkTableError::NotFound) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(())
+        }
+        .instrument(tracing::debug_span!("delete_many", table = S::NAME))
+        .await
+    }
+
+    async fn delete_if(
+        &self,
+        pk: S::Pk,
+        condition: Option<RowCondition<S::Row>>,
+    ) -> Result<(), WorkTableError> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(WriteOp::Delete(DeleteOp {
+            pk,
+            condition,
+            reply,
+        }))?;
+        Self::outcome(outcome.await).map(drop)
+    }
+
+    async fn modify_if(
+        &self,
+        pk: S::Pk,
+        condition: Option<RowCondition<S::Row>>,
+        edit: RowEdit<S::Row>,
+    ) -> Result<(), WorkTableError> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(WriteOp::Modify(ModifyOp {
+            pk,
+            condition,
+            edit,
+            reply,
+        }))?;
+        Self::outcome(outcome.await).map(drop)
+    }
+
+    async fn write(&self, kind: WriteKind, row: S::Row) -> Result<S::Pk, WorkTableError> {
+        let pk = S::primary_key(&row);
+        let (reply, outcome) = oneshot::channel();
+        self.send(WriteOp::Put {
+            kind,
+            pk,
+            row,
+            reply,
+        })?;
         Self::outcome(outcome.await)
+    }
+
+    /// Sends `op` to the shard that owns its row.
+    fn send(&self, op: WriteOp<S>) -> Result<(), WorkTableError> {
+        let actors = self.actors()?;
+        let shard = op.pk().map_or(0, |pk| self.shard_index(pk, actors));
+        actors.shards[shard]
+            .ops
+            .send(op)
+            .map_err(|_| WorkTableError::ShutDown)
     }
 
     fn outcome(
@@ -265,10 +538,13 @@ impl<S: TableSchema> Table<S> {
     }
 
     fn shard_of<'a>(&self, pk: &S::Pk, actors: &'a Actors<S>) -> &'a Shard<S> {
+        &actors.shards[self.shard_index(pk, actors)]
+    }
+
+    /// The shard that owns `pk`: below the shard count, which is at least 1.
+    fn shard_index(&self, pk: &S::Pk, actors: &Actors<S>) -> usize {
         let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(pk);
-        // The modulo keeps the index below the shard count, which is at least 1.
-        let index = (hash % actors.shards.len() as u64) as usize;
-        &actors.shards[index]
+        (hash % actors.shards.len() as u64) as usize
     }
 
     /// The running actors, started on first use inside the caller's tokio runtime.

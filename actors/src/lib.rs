@@ -29,6 +29,7 @@ mod autoincrement;
 mod column;
 mod commit;
 mod config;
+mod edit;
 mod error;
 mod feed;
 mod handle;
@@ -45,12 +46,13 @@ pub use column::{
     probe,
 };
 pub use config::TableConfig;
+pub use edit::{RowCondition, RowEdit, SharedRowEdit};
 pub use error::WorkTableError;
 pub use feed::{Subscription, SubscriptionError};
 pub use handle::Table;
 pub use schema::{
-    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, SecondaryIndexes, TableColumn, TablePrimaryKey,
-    TableSchema,
+    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, RowChange, SecondaryIndexes, TableColumn,
+    TablePrimaryKey, TableSchema, group_unique_conflict,
 };
 pub use select::{ColumnArg, Order, SelectQuery};
 pub use worktable_persistence::{Operation, OperationKind};

@@ -3,6 +3,7 @@
 use tokio::sync::oneshot;
 use worktable_pages::Link;
 
+use crate::edit::{RowCondition, RowEdit, SharedRowEdit};
 use crate::{TableSchema, WorkTableError};
 
 /// Where a write's outcome goes: the key of the row it touched, or why it failed.
@@ -19,27 +20,113 @@ pub(crate) enum WriteKind {
     Update,
 }
 
-/// A write on its way to the shard that owns its key.
-pub(crate) struct WriteOp<S: TableSchema> {
-    pub(crate) kind: WriteKind,
+/// A change of one row computed from its current version, if it passes `condition`.
+pub(crate) struct ModifyOp<S: TableSchema> {
     pub(crate) pk: S::Pk,
-    pub(crate) row: S::Row,
+    pub(crate) condition: Option<RowCondition<S::Row>>,
+    pub(crate) edit: RowEdit<S::Row>,
     pub(crate) reply: Reply<S>,
 }
 
-/// A written, not yet published row version on its way to the commit point.
-pub(crate) struct Commit<S: TableSchema> {
-    pub(crate) kind: WriteKind,
+/// A removal of one row, if it passes `condition`.
+pub(crate) struct DeleteOp<S: TableSchema> {
     pub(crate) pk: S::Pk,
+    pub(crate) condition: Option<RowCondition<S::Row>>,
+    pub(crate) reply: Reply<S>,
+}
+
+/// One row of a multi-row update, prepared by its shard but not committed.
+pub(crate) struct Prepared<S: TableSchema> {
+    pub(crate) pk: S::Pk,
+    /// The committed version the change was computed from.
+    pub(crate) base: Link,
     pub(crate) row: S::Row,
     pub(crate) link: Link,
-    pub(crate) reply: Reply<S>,
+}
+
+/// A request to prepare one row of a multi-row update.
+pub(crate) struct PrepareOp<S: TableSchema> {
+    pub(crate) pk: S::Pk,
+    pub(crate) condition: RowCondition<S::Row>,
+    pub(crate) edit: SharedRowEdit<S::Row>,
+    /// `None` when the row is gone or fails the condition.
+    pub(crate) reply: oneshot::Sender<Result<Option<Prepared<S>>, WorkTableError>>,
+}
+
+/// A write on its way to the shard that owns its key.
+pub(crate) enum WriteOp<S: TableSchema> {
+    /// A whole row to store.
+    Put {
+        kind: WriteKind,
+        pk: S::Pk,
+        row: S::Row,
+        reply: Reply<S>,
+    },
+    /// A change of the current version.
+    Modify(ModifyOp<S>),
+    /// A removal.
+    Delete(DeleteOp<S>),
+    /// A row of a multi-row update to prepare. The shard holds later writes to the row
+    /// back until the update releases it.
+    Prepare(PrepareOp<S>),
+    /// The end of a multi-row update: writes held back for these rows go ahead.
+    Release(Vec<S::Pk>),
+}
+
+impl<S: TableSchema> WriteOp<S> {
+    /// The key of the row the write touches; `None` for a release.
+    pub(crate) fn pk(&self) -> Option<&S::Pk> {
+        match self {
+            WriteOp::Put { pk, .. } => Some(pk),
+            WriteOp::Modify(op) => Some(&op.pk),
+            WriteOp::Delete(op) => Some(&op.pk),
+            WriteOp::Prepare(op) => Some(&op.pk),
+            WriteOp::Release(_) => None,
+        }
+    }
+}
+
+/// A write checked and, where it has one, written by its shard, on its way to the
+/// commit point.
+///
+/// A change computed from a version names that version (`base`). Nothing else can commit
+/// a version of the row in between (its shard orders every write to it, and a multi-row
+/// update reserves its rows), so the commit point only verifies it.
+pub(crate) enum Commit<S: TableSchema> {
+    /// A whole row, written at `link`.
+    Put {
+        kind: WriteKind,
+        pk: S::Pk,
+        row: S::Row,
+        link: Link,
+        reply: Reply<S>,
+    },
+    /// A changed row written at `link`, computed from the version at `base`.
+    Modify {
+        pk: S::Pk,
+        base: Link,
+        row: S::Row,
+        link: Link,
+        reply: Reply<S>,
+    },
+    /// A removal; with a `base`, of that version, which passed the delete's condition.
+    Delete {
+        pk: S::Pk,
+        base: Option<Link>,
+        reply: Reply<S>,
+    },
 }
 
 /// What the commit point receives.
 pub(crate) enum CommitMsg<S: TableSchema> {
-    /// Row versions written by one shard, in the order the shard received them.
-    Writes(Vec<Commit<S>>),
-    /// Removal of a row; no page write is needed.
-    Delete { pk: S::Pk, reply: Reply<S> },
+    /// Writes of one shard in the order it received them; the shard waits for `done`.
+    Writes {
+        commits: Vec<Commit<S>>,
+        done: oneshot::Sender<()>,
+    },
+    /// A multi-row update, all or nothing.
+    Group {
+        rows: Vec<Prepared<S>>,
+        reply: oneshot::Sender<Result<(), WorkTableError>>,
+    },
 }

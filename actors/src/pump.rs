@@ -21,7 +21,7 @@ pub(crate) trait Pump: Actor<Error = Infallible> {
     /// The work channel and the reusable batch buffer.
     fn queue(&mut self) -> (&mut UnboundedReceiver<Self::Item>, &mut Vec<Self::Item>);
     /// Handles a batch, leaving `batch` empty.
-    fn handle(&mut self, batch: &mut Vec<Self::Item>);
+    fn handle(&mut self, batch: &mut Vec<Self::Item>) -> impl Future<Output = ()> + Send;
 }
 
 enum Event<A: Actor> {
@@ -48,14 +48,14 @@ pub(crate) async fn next_signal<A: Pump>(
                 return Ok(None);
             }
             Event::Work(_) => {
-                actor.handle(&mut taken);
+                actor.handle(&mut taken).await;
                 *actor.queue().1 = taken;
             }
             Event::Signal(signal) => {
                 *actor.queue().1 = taken;
                 let stopping = matches!(signal, None | Some(Signal::Stop));
                 if stopping {
-                    drain(actor);
+                    drain(actor).await;
                 }
                 return Ok(signal);
             }
@@ -64,7 +64,7 @@ pub(crate) async fn next_signal<A: Pump>(
 }
 
 /// Handles every item already queued.
-fn drain<A: Pump>(actor: &mut A) {
+async fn drain<A: Pump>(actor: &mut A) {
     loop {
         let (queue, batch) = actor.queue();
         let mut taken = std::mem::take(batch);
@@ -78,7 +78,7 @@ fn drain<A: Pump>(actor: &mut A) {
             *actor.queue().1 = taken;
             return;
         }
-        actor.handle(&mut taken);
+        actor.handle(&mut taken).await;
         *actor.queue().1 = taken;
     }
 }

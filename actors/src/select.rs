@@ -130,6 +130,11 @@ impl<'t, S: TableSchema> SelectQuery<'t, S> {
         self
     }
 
+    /// Runs the query and returns the primary keys of the rows it selects.
+    pub fn execute_keys(&self) -> Result<Vec<S::Pk>, WorkTableError> {
+        Ok(self.execute()?.iter().map(S::primary_key).collect())
+    }
+
     /// Runs the query.
     pub fn execute(&self) -> Result<Vec<S::Row>, WorkTableError> {
         if let Some(error) = &self.error {

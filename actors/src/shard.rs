@@ -1,25 +1,46 @@
-//! A page-shard actor: the only writer of its pages. It encodes each row, writes the new
-//! version into a free slot and forwards the batch to the commit point, which publishes
-//! it or hands the slot back.
+//! A page-shard actor: the only writer of its pages, and the place where every write to
+//! a row whose key hashes here is ordered.
+//!
+//! It handles a batch of writes in order: whole rows are encoded and written into free
+//! slots; changes of a row (`Modify`, conditional deletes, rows of multi-row updates)
+//! are computed from the row's committed version. The batch goes to the commit point and
+//! the shard waits until it is applied, so the next batch reads committed state. Within a
+//! batch, a change of a row that an earlier write of the batch touched first sends that
+//! earlier part and waits, so every change is computed from the version it follows.
+//!
+//! A row prepared for a multi-row update is reserved until the update releases it:
+//! writes to it wait in the shard, in order, so the update commits the versions it
+//! computed from. Multi-row updates of a table run one at a time, so reservations never
+//! wait for each other.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use kameo::Actor;
 use kameo::actor::{ActorRef, WeakActorRef};
 use kameo::error::Infallible;
 use kameo::mailbox::{MailboxReceiver, Signal};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use worktable_pages::PageWriter;
+use tokio::sync::oneshot;
+use tracing::Instrument;
+use worktable_pages::{Guard, Link, PageWriter};
 
-use crate::ops::{Commit, CommitMsg, WriteOp};
+use crate::ops::{Commit, CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, WriteOp};
 use crate::pump::{Pump, next_signal};
+use crate::store::Store;
 use crate::{TableSchema, WorkTableError};
 
 /// Writes the row versions of the keys that hash to it.
 pub(crate) struct ShardActor<S: TableSchema> {
     pub(crate) id: u16,
+    pub(crate) store: Arc<Store<S>>,
     pub(crate) writer: PageWriter<S::Row>,
     pub(crate) ops: UnboundedReceiver<WriteOp<S>>,
     pub(crate) batch: Vec<WriteOp<S>>,
     pub(crate) commit: UnboundedSender<CommitMsg<S>>,
+    /// Rows reserved by a multi-row update, with the writes waiting for them.
+    pub(crate) reserved: HashMap<S::Pk, VecDeque<WriteOp<S>>>,
 }
 
 impl<S: TableSchema> Actor for ShardActor<S> {
@@ -44,6 +65,12 @@ impl<S: TableSchema> Actor for ShardActor<S> {
     }
 }
 
+/// Writes of the current batch not yet applied by the commit point.
+struct Unsent<S: TableSchema> {
+    commits: Vec<Commit<S>>,
+    touched: HashSet<S::Pk>,
+}
+
 impl<S: TableSchema> Pump for ShardActor<S> {
     type Item = WriteOp<S>;
 
@@ -51,41 +78,225 @@ impl<S: TableSchema> Pump for ShardActor<S> {
         (&mut self.ops, &mut self.batch)
     }
 
-    fn handle(&mut self, batch: &mut Vec<WriteOp<S>>) {
-        let _span = tracing::debug_span!(
+    async fn handle(&mut self, batch: &mut Vec<WriteOp<S>>) {
+        let span = tracing::debug_span!(
             "shard_batch",
             table = S::NAME,
             shard = self.id,
             ops = batch.len()
-        )
-        .entered();
-        let mut commits = Vec::with_capacity(batch.len());
-        for op in batch.drain(..) {
-            match self.writer.write_row(&op.row) {
-                Ok(link) => commits.push(Commit {
-                    kind: op.kind,
-                    pk: op.pk,
-                    row: op.row,
-                    link,
-                    reply: op.reply,
-                }),
-                Err(error) => {
-                    tracing::debug!(table = S::NAME, %error, "write rejected by pages");
-                    let _ = op.reply.send(Err(error.into()));
+        );
+        let work: VecDeque<WriteOp<S>> = batch.drain(..).collect();
+        self.handle_batch(work).instrument(span).await;
+    }
+}
+
+impl<S: TableSchema> ShardActor<S> {
+    async fn handle_batch(&mut self, mut work: VecDeque<WriteOp<S>>) {
+        let mut unsent = Unsent {
+            commits: Vec::with_capacity(work.len()),
+            touched: HashSet::new(),
+        };
+        loop {
+            while let Some(op) = work.pop_front() {
+                if let WriteOp::Release(pks) = op {
+                    for pk in pks {
+                        let waiting = self.reserved.remove(&pk).unwrap_or_default();
+                        for (position, op) in waiting.into_iter().enumerate() {
+                            work.insert(position, op);
+                        }
+                    }
+                    continue;
                 }
+                if let Some(waiting) = op.pk().and_then(|pk| self.reserved.get_mut(pk)) {
+                    waiting.push_back(op);
+                    continue;
+                }
+                let reads_current = !matches!(op, WriteOp::Put { .. });
+                if reads_current && op.pk().is_some_and(|pk| unsent.touched.contains(pk)) {
+                    self.send(&mut unsent).await;
+                }
+                self.stage(op, &mut unsent);
             }
-        }
-        if commits.is_empty() {
-            return;
-        }
-        if let Err(tokio::sync::mpsc::error::SendError(CommitMsg::Writes(commits))) =
-            self.commit.send(CommitMsg::Writes(commits))
-        {
-            tracing::warn!(table = S::NAME, "commit point is gone; failing writes");
-            for commit in commits {
-                self.writer.release_unpublished(commit.link);
-                let _ = commit.reply.send(Err(WorkTableError::ShutDown));
+            self.send(&mut unsent).await;
+            if work.is_empty() {
+                return;
             }
         }
     }
+
+    /// Sends the staged writes to the commit point and waits until they are applied.
+    async fn send(&mut self, unsent: &mut Unsent<S>) {
+        unsent.touched.clear();
+        if unsent.commits.is_empty() {
+            return;
+        }
+        let commits = std::mem::take(&mut unsent.commits);
+        let (done, applied) = oneshot::channel();
+        if let Err(tokio::sync::mpsc::error::SendError(CommitMsg::Writes { commits, .. })) =
+            self.commit.send(CommitMsg::Writes { commits, done })
+        {
+            tracing::warn!(table = S::NAME, "commit point is gone; failing writes");
+            for commit in commits {
+                self.abandon(commit);
+            }
+            return;
+        }
+        // An error means the commit point stopped; the writes' callers are told by their
+        // dropped reply channels.
+        let _ = applied.await;
+    }
+
+    fn abandon(&mut self, commit: Commit<S>) {
+        let (link, reply) = match commit {
+            Commit::Put { link, reply, .. } | Commit::Modify { link, reply, .. } => {
+                (Some(link), reply)
+            }
+            Commit::Delete { reply, .. } => (None, reply),
+        };
+        if let Some(link) = link {
+            self.writer.release_unpublished(link);
+        }
+        let _ = reply.send(Err(WorkTableError::ShutDown));
+    }
+
+    /// Checks and writes one operation, adding what must be committed to `unsent`.
+    fn stage(&mut self, op: WriteOp<S>, unsent: &mut Unsent<S>) {
+        match op {
+            WriteOp::Put {
+                kind,
+                pk,
+                row,
+                reply,
+            } => match self.writer.write_row(&row) {
+                Ok(link) => {
+                    unsent.touched.insert(pk.clone());
+                    unsent.commits.push(Commit::Put {
+                        kind,
+                        pk,
+                        row,
+                        link,
+                        reply,
+                    });
+                }
+                Err(error) => {
+                    tracing::debug!(table = S::NAME, %error, "write rejected by pages");
+                    let _ = reply.send(Err(error.into()));
+                }
+            },
+            WriteOp::Delete(op) => self.stage_delete(op, unsent),
+            WriteOp::Modify(op) => self.stage_modify(op, unsent),
+            WriteOp::Prepare(op) => self.prepare(op),
+            WriteOp::Release(_) => {}
+        }
+    }
+
+    /// The committed version of the row with `pk` and its link.
+    fn current(&self, pk: &S::Pk) -> Option<(Link, S::Row)> {
+        let guard = Guard::new();
+        let link = self.store.primary.get(pk, &guard)?;
+        self.store
+            .pages
+            .read(link, &guard)
+            .ok()
+            .map(|row| (link, row))
+    }
+
+    fn stage_delete(&mut self, op: DeleteOp<S>, unsent: &mut Unsent<S>) {
+        let base = match &op.condition {
+            None => None,
+            Some(condition) => match self.current(&op.pk) {
+                Some((link, row)) if condition(&row) => Some(link),
+                _ => {
+                    let _ = op.reply.send(Err(WorkTableError::NotFound));
+                    return;
+                }
+            },
+        };
+        unsent.touched.insert(op.pk.clone());
+        unsent.commits.push(Commit::Delete {
+            pk: op.pk,
+            base,
+            reply: op.reply,
+        });
+    }
+
+    fn stage_modify(&mut self, op: ModifyOp<S>, unsent: &mut Unsent<S>) {
+        let Some((base, mut row)) = self.current(&op.pk) else {
+            let _ = op.reply.send(Err(WorkTableError::NotFound));
+            return;
+        };
+        if op
+            .condition
+            .as_ref()
+            .is_some_and(|condition| !condition(&row))
+        {
+            let _ = op.reply.send(Err(WorkTableError::NotFound));
+            return;
+        }
+        if let Err(error) = edit_row::<S>(&op.pk, &mut row, op.edit) {
+            let _ = op.reply.send(Err(error));
+            return;
+        }
+        match self.writer.write_row(&row) {
+            Ok(link) => {
+                unsent.touched.insert(op.pk.clone());
+                let (pk, reply) = (op.pk, op.reply);
+                unsent.commits.push(Commit::Modify {
+                    pk,
+                    base,
+                    row,
+                    link,
+                    reply,
+                });
+            }
+            Err(error) => {
+                let _ = op.reply.send(Err(error.into()));
+            }
+        }
+    }
+
+    /// Computes and writes one row of a multi-row update and hands it to the caller,
+    /// which commits the whole set at once.
+    fn prepare(&mut self, op: PrepareOp<S>) {
+        self.reserved.entry(op.pk.clone()).or_default();
+        let prepared = match self.current(&op.pk) {
+            Some((base, mut row)) if (op.condition)(&row) => {
+                edit_row::<S>(&op.pk, &mut row, |row| (op.edit)(row)).and_then(|()| {
+                    let link = self.writer.write_row(&row)?;
+                    Ok(Some(Prepared {
+                        pk: op.pk,
+                        base,
+                        row,
+                        link,
+                    }))
+                })
+            }
+            _ => Ok(None),
+        };
+        if let Err(Ok(Some(unsent))) = op.reply.send(prepared) {
+            // The caller is gone; the version was never published.
+            self.writer.release_unpublished(unsent.link);
+        }
+    }
+}
+
+/// Runs `edit` on `row`, turning a panic into an error and refusing a changed key.
+fn edit_row<S: TableSchema>(
+    pk: &S::Pk,
+    row: &mut S::Row,
+    edit: impl FnOnce(&mut S::Row),
+) -> Result<(), WorkTableError> {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| edit(row))) {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic payload".to_owned());
+        tracing::warn!(table = S::NAME, %message, "an in-place update panicked");
+        return Err(WorkTableError::EditPanicked(message));
+    }
+    if S::primary_key(row) != *pk {
+        return Err(WorkTableError::PrimaryUpdateTry);
+    }
+    Ok(())
 }

@@ -18,6 +18,8 @@ pub(crate) struct Store<S: TableSchema> {
     pub(crate) retirer: Retirer,
     pub(crate) feed: FeedRegistry<S::Pk, S::Row>,
     pub(crate) shards: u16,
+    /// Held by the multi-row update in progress: they run one at a time.
+    pub(crate) multi_row: tokio::sync::Mutex<()>,
 }
 
 impl<S: TableSchema> Store<S> {
@@ -32,6 +34,7 @@ impl<S: TableSchema> Store<S> {
             generator: S::Generator::default(),
             feed: FeedRegistry::new(config.feed_capacity),
             shards,
+            multi_row: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -1,5 +1,7 @@
 //! A non-unique secondary index: any number of rows may share a value.
 
+use std::ops::Bound;
+
 use indexset::concurrent::set::BTreeSet;
 
 use super::unique::ordered_keys;
@@ -33,6 +35,15 @@ impl<V: IndexKey, P: IndexKey> NonUniqueIndex<V, P> {
     /// Primary keys of the rows whose value is in `range`, in value order, at most `limit`.
     pub fn keys_in(&self, range: KeyRange<V>, limit: usize) -> Vec<P> {
         ordered_keys(&self.order, range, limit, false)
+    }
+
+    /// Primary keys of the rows holding `value`, in key order.
+    pub fn keys_eq(&self, value: &V) -> Vec<P> {
+        let range = (
+            Bound::Included(value.clone()),
+            Bound::Included(value.clone()),
+        );
+        ordered_keys(&self.order, range, usize::MAX, false)
     }
 
     /// Like [`NonUniqueIndex::keys_in`], from the highest value down.
