@@ -17,11 +17,7 @@ pub struct Table {
     pub primary_key: PrimaryKey,
     /// The secondary indexes in declaration order.
     pub indexes: Vec<Index>,
-    /// The declared queries in declaration order (kind by kind). Checked, not yet generated.
-    #[allow(
-        dead_code,
-        reason = "queries are checked now; their code generation comes next"
-    )]
+    /// The declared queries in declaration order (kind by kind).
     pub queries: Vec<Query>,
     /// The `config` section; `None` fields keep the runtime's defaults.
     pub config: Config,
@@ -76,21 +72,41 @@ pub struct Index {
     pub unique: bool,
 }
 
-/// One declared query (checked; code for it is not generated yet).
-#[allow(
-    dead_code,
-    reason = "queries are checked now; their code generation comes next"
-)]
+/// One declared query.
 pub struct Query {
     /// Which kind of query.
     pub kind: QueryKind,
-    /// The query name (`AnotherByExchange`); its types will be `<Name>Query`/`<Name>By`.
+    /// The query name (`AnotherByExchange`); its types are `<Name>Query`/`<Name>By`.
     pub name: Ident,
+    /// The handle method the query generates (`update_another_by_exchange`), spanned at
+    /// the query name; checked not to collide with any other method of the handle.
+    pub method: Ident,
     /// The columns the query sets (empty for `delete`).
     pub columns: Vec<ColumnRef>,
     /// The column that finds the rows.
     pub by: ColumnRef,
 }
+
+/// The methods of every table handle (`get_next_pk` only with a key generator), besides
+/// `select_by_<column>` for each index; a query's method must take none of these names.
+pub const HANDLE_METHODS: [&str; 13] = [
+    "name",
+    "get_next_pk",
+    "count",
+    "select",
+    "select_all",
+    "insert",
+    "upsert",
+    "update",
+    "delete",
+    "subscribe",
+    "shutdown",
+    "storage_stats",
+    "table",
+];
+
+/// The prefix of the handle's `select_by_<column>` methods.
+pub const SELECT_BY_PREFIX: &str = "select_by_";
 
 /// The kind of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,14 +120,11 @@ pub enum QueryKind {
 }
 
 /// A column named in a query: which one, and the user's token naming it (for spans).
-#[allow(
-    dead_code,
-    reason = "queries are checked now; their code generation comes next"
-)]
 pub struct ColumnRef {
     /// Index into [`Table::columns`].
     pub index: usize,
-    /// The identifier as the user wrote it at this place.
+    /// The identifier as the user wrote it at this place: the `<Query>Query` fields are
+    /// declared with it.
     pub ident: Ident,
 }
 
@@ -137,6 +150,32 @@ impl Table {
     pub fn index_on(&self, column: usize) -> Option<&Index> {
         self.indexes.iter().find(|index| index.column == column)
     }
+
+    /// How rows are found by their value in column `column`.
+    pub fn lookup(&self, column: usize) -> Lookup<'_> {
+        if self.single_key_column() == Some(column) {
+            Lookup::PrimaryKey
+        } else {
+            match self.index_on(column) {
+                Some(index) if index.unique => Lookup::Unique(index),
+                Some(index) => Lookup::NonUnique(index),
+                None => Lookup::Scan,
+            }
+        }
+    }
+}
+
+/// How the rows holding a value in one column are found.
+pub enum Lookup<'t> {
+    /// The column is the single primary-key column: at most one row, by key.
+    PrimaryKey,
+    /// Through a unique index: at most one row.
+    Unique(&'t Index),
+    /// Through a non-unique index: any number of rows.
+    NonUnique(&'t Index),
+    /// No index covers the column (a column of a composite key included): every row is
+    /// read and compared.
+    Scan,
 }
 
 impl Column {

@@ -243,3 +243,37 @@ pub fn variant_name(name: &str, index: usize) -> String {
     }
     variant
 }
+
+/// The snake_case form of an UpperCamelCase name, for method names made from query
+/// names: `AnotherByExchange` → `another_by_exchange`.
+///
+/// A word starts at an uppercase letter that follows a lowercase letter or a digit, and
+/// at the last capital of a run that goes on in lowercase, so an acronym stays one word
+/// (`ByABC` → `by_abc`, `HTTPServerById` → `http_server_by_id`). Digits stay with what
+/// precedes them (`Level2ById` → `level2_by_id`). Underscores already in the name
+/// separate words too; none is doubled, leading or trailing.
+pub fn snake_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut snake = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        let starts_word = c.is_uppercase()
+            && i > 0
+            && (chars[i - 1].is_lowercase()
+                || chars[i - 1].is_numeric()
+                || (chars[i - 1].is_uppercase()
+                    && chars.get(i + 1).is_some_and(|next| next.is_lowercase())));
+        if c == '_' || starts_word {
+            if !snake.is_empty() && !snake.ends_with('_') {
+                snake.push('_');
+            }
+            if c == '_' {
+                continue;
+            }
+        }
+        snake.extend(c.to_lowercase());
+    }
+    if snake.ends_with('_') {
+        snake.pop();
+    }
+    snake
+}

@@ -1,14 +1,16 @@
-//! Checks the `queries` section. Queries are checked into the model in full; code for
-//! them is generated elsewhere (not yet).
+//! Checks the `queries` section: each query's columns and `by` column, and the names
+//! of the types and the handle method it generates.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use syn::Ident;
 use syn::ext::IdentExt;
 
+use super::columns::snake_name;
 use super::{one_of, resolve_column};
 use crate::ast::{Braced, QueryDecl, QueryKindDecl};
 use crate::ctxt::Ctxt;
-use crate::model::{Column, ColumnRef, Index, Query, QueryKind};
+use crate::model::{Column, ColumnRef, HANDLE_METHODS, Index, Query, QueryKind, SELECT_BY_PREFIX};
 
 /// The query kinds, as written.
 const KINDS: [&str; 3] = ["update", "delete", "in_place"];
@@ -37,6 +39,8 @@ pub fn check(
     let mut checked = Vec::new();
     let mut seen_kinds = HashSet::new();
     let mut seen_names = HashSet::new();
+    // Each generated method, with the kind and name of the query that generates it.
+    let mut methods: HashMap<String, (String, String)> = HashMap::new();
     for decl in &kinds.items {
         let kind_name = decl.kind.unraw().to_string();
         let kind = match kind_name.as_str() {
@@ -62,7 +66,8 @@ pub fn check(
         }
         for query in &decl.queries.items {
             let name = query.name.unraw().to_string();
-            if !seen_names.insert(name.clone()) {
+            let unique_name = seen_names.insert(name.clone());
+            if !unique_name {
                 cx.error_spanned_by(
                     &query.name,
                     format!(
@@ -71,7 +76,14 @@ pub fn check(
                     ),
                 );
             }
-            if let Some(query) = scope.check_query(cx, kind, &kind_name, query) {
+            let Some(method) = method_name(cx, kind, query) else {
+                continue;
+            };
+            // A repeated name was reported above; its method clashing too says nothing new.
+            if unique_name {
+                check_method(cx, &mut methods, &method, &kind_name, &name);
+            }
+            if let Some(query) = scope.check_query(cx, kind, &kind_name, query, method) {
                 checked.push(query);
             }
         }
@@ -87,6 +99,7 @@ impl Scope<'_> {
         kind: QueryKind,
         kind_name: &str,
         query: &QueryDecl,
+        method: Ident,
     ) -> Option<Query> {
         let name = query.name.unraw().to_string();
         let place = format!("in query `{name}`");
@@ -144,6 +157,7 @@ impl Scope<'_> {
         Some(Query {
             kind,
             name: query.name.clone(),
+            method,
             columns,
             by: ColumnRef {
                 index: by,
@@ -174,16 +188,84 @@ impl Scope<'_> {
             QueryKind::Update
                 if !is_single_key && !self.indexes.iter().any(|index| index.column == by) =>
             {
+                let (what, otherwise) = match self.key {
+                    [_] => ("which has no index", "or update by the primary key"),
+                    _ if self.key.contains(&by) => (
+                        "which has no index (it is only one column of the primary key, and \
+                         a composite key finds rows by all its columns together)",
+                        "or update by an indexed column",
+                    ),
+                    _ => ("which has no index", "or update by an indexed column"),
+                };
                 cx.error_spanned_by(
                     &query.by,
                     format!(
-                        "`update` query `{name}` finds rows by `{by_name}`, which has no index; \
-                         add one (`indexes: {{ {by_name}_idx: {by_name} }}`) or update by the \
-                         primary key"
+                        "`update` query `{name}` finds rows by `{by_name}`, {what}; add one \
+                         (`indexes: {{ {by_name}_idx: {by_name} }}`) {otherwise}"
                     ),
                 );
             }
             _ => {}
         }
+    }
+}
+
+/// The handle method `query` (of kind `kind`) generates, spanned at the query name:
+/// `update_<name>`, `delete_<name>` or `update_<name>_in_place`, with the name in
+/// snake_case. `None` after reporting a name that makes no identifier.
+fn method_name(cx: &Ctxt, kind: QueryKind, query: &QueryDecl) -> Option<Ident> {
+    let snake = snake_name(&query.name.unraw().to_string());
+    let method = match kind {
+        QueryKind::Update => format!("update_{snake}"),
+        QueryKind::Delete => format!("delete_{snake}"),
+        QueryKind::InPlace => format!("update_{snake}_in_place"),
+    };
+    match syn::parse_str::<Ident>(&method) {
+        Ok(mut ident) => {
+            ident.set_span(query.name.span());
+            Some(ident)
+        }
+        Err(_) => {
+            cx.error_spanned_by(
+                &query.name,
+                format!(
+                    "query `{}` would generate method `{method}`, which is no identifier; \
+                     rename the query",
+                    query.name.unraw()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Reports `method` (generated by `kind_name` query `name`) if the handle has a method
+/// of that name already or an earlier query generates it too; records it otherwise.
+fn check_method(
+    cx: &Ctxt,
+    methods: &mut HashMap<String, (String, String)>,
+    method: &Ident,
+    kind_name: &str,
+    name: &str,
+) {
+    let method_name = method.to_string();
+    if HANDLE_METHODS.contains(&method_name.as_str()) || method_name.starts_with(SELECT_BY_PREFIX) {
+        cx.error_spanned_by(
+            method,
+            format!(
+                "query `{name}` would generate method `{method_name}`, which every table \
+                 handle has already; rename the query"
+            ),
+        );
+    } else if let Some((other_kind, other)) = methods.get(&method_name) {
+        cx.error_spanned_by(
+            method,
+            format!(
+                "query `{name}` would generate method `{method_name}`, and so does \
+                 `{other_kind}` query `{other}`; rename one of them"
+            ),
+        );
+    } else {
+        methods.insert(method_name, (kind_name.to_owned(), name.to_owned()));
     }
 }

@@ -353,31 +353,102 @@ fn queries() {
         },
         "this table's key has several columns",
     );
+    let composite = |queries: proc_macro2::TokenStream| {
+        quote! {
+            name: T,
+            columns: { x: u64 primary_key, y: u64 primary_key, b: u64, c: u64 },
+            indexes: { y_idx: y },
+            queries: { #queries }
+        }
+    };
+    assert_one_error(
+        composite(quote!(update: { A(b) by x })),
+        "finds rows by `x`, which has no index (it is only one column of the primary key",
+    );
+    assert_one_error(
+        composite(quote!(update: { A(b) by c })),
+        "add one (`indexes: { c_idx: c }`) or update by an indexed column",
+    );
+    check(composite(quote! {
+        update: { A(b) by y },
+        delete: { ByX() by x, ByY() by y, ByB() by b },
+    }))
+    .expect("a composite key's columns find rows for `delete`, and for `update` when indexed");
 }
 
 #[test]
-fn every_mistake_is_reported_at_once() {
-    let errors = errors(quote! {
+fn query_methods() {
+    let table = check(quote! {
         name: T,
-        persist: true,
-        columns: { id: u64 primary_key optional, v: f64 wat },
-        indexes: { v_idx: v, w_idx: w },
-        config: { shards: 0 },
-        extra: {}
-    });
-    assert_eq!(errors.len(), 7, "{errors:#?}");
+        columns: { id: u64 primary_key, a: u64, r#type: u64 },
+        queries: {
+            update: { AByID(a) by id, r#Type(r#type) by id },
+            delete: { ById() by id },
+            in_place: { AById(a) by id },
+        }
+    })
+    .expect("valid queries");
+    let methods: Vec<String> = table.queries.iter().map(|q| q.method.to_string()).collect();
+    assert_eq!(
+        methods,
+        [
+            "update_a_by_id",
+            "update_type",
+            "delete_by_id",
+            "update_a_by_id_in_place"
+        ]
+    );
+
+    let t = |queries: proc_macro2::TokenStream, needle: &str| {
+        assert_one_error(
+            quote! {
+                name: T,
+                columns: { id: u64 primary_key, a: u64 },
+                queries: { #queries }
+            },
+            needle,
+        )
+    };
+    t(
+        quote!(update: { AInPlace(a) by id }, in_place: { A(a) by id }),
+        "query `A` would generate method `update_a_in_place`, and so does `update` query \
+         `AInPlace`; rename one of them",
+    );
+    t(
+        quote!(delete: { ByABC() by a, ByAbc() by a }),
+        "query `ByAbc` would generate method `delete_by_abc`, and so does `delete` query `ByABC`",
+    );
+    t(
+        quote!(delete: { By_A() by a, ByA() by a }),
+        "would generate method `delete_by_a`",
+    );
+    // A repeated name is reported once, not again for its method.
+    t(
+        quote!(delete: { ByA() by a, ByA() by a }),
+        "duplicate query name `ByA`",
+    );
 }
 
 #[test]
-fn column_enum_variants_are_upper_camel_case() {
-    use super::columns::variant_name;
-    assert_eq!(variant_name("id", 0), "Id");
-    assert_eq!(variant_name("another_col", 0), "AnotherCol");
-    assert_eq!(variant_name("bestBid", 0), "BestBid");
-    assert_eq!(variant_name("a_1", 0), "A1");
-    assert_eq!(variant_name("_private", 0), "Private");
-    assert_eq!(variant_name("_1", 0), "Column1");
-    assert_eq!(variant_name("__", 0), "Column");
-    assert_eq!(variant_name("self_", 3), "Column3");
-    assert_eq!(variant_name("ñame", 0), "Ñame");
+fn query_names_become_snake_case_method_names() {
+    use super::columns::snake_name;
+    assert_eq!(snake_name("AnotherByExchange"), "another_by_exchange");
+    assert_eq!(snake_name("TestAndExchangeById"), "test_and_exchange_by_id");
+    assert_eq!(snake_name("ByAnother"), "by_another");
+    assert_eq!(snake_name("CounterById"), "counter_by_id");
+    // An acronym is one word; its last capital starts the next word if it goes on in
+    // lowercase.
+    assert_eq!(snake_name("ByABC"), "by_abc");
+    assert_eq!(snake_name("HTTPServerById"), "http_server_by_id");
+    assert_eq!(snake_name("ByID"), "by_id");
+    assert_eq!(snake_name("ByIDs"), "by_i_ds");
+    // Digits stay with what precedes them; a capital after a digit starts a word.
+    assert_eq!(snake_name("Level2ById"), "level2_by_id");
+    assert_eq!(snake_name("By2Fa"), "by2_fa");
+    // Underscores separate words, never doubled, leading or trailing.
+    assert_eq!(snake_name("By_Exchange"), "by_exchange");
+    assert_eq!(snake_name("_By__X_"), "by_x");
+    assert_eq!(snake_name("already_snake"), "already_snake");
+    assert_eq!(snake_name("A"), "a");
+    assert_eq!(snake_name("ÑameById"), "ñame_by_id");
 }

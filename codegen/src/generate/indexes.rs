@@ -64,12 +64,35 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             }
         }
     });
+    let group_conflicts = table
+        .indexes
+        .iter()
+        .filter(|index| index.unique)
+        .map(|index| {
+            let (name, field) = (&index.plain_name, index_field(table, index));
+            let (idx, value) = (&index.name, table.columns[index.column].value_ty());
+            quote! {
+                {
+                    fn get(row: &#row) -> &#value {
+                        &row.#field
+                    }
+                    if ::worktable::__private::group_unique_conflict(&self.#idx, changes, get) {
+                        return ::core::option::Option::Some(#name);
+                    }
+                }
+            }
+        });
     // Parameters a body does not use are named `_…`, so the user sees no warning.
     let any = !table.indexes.is_empty();
     let any_unique = unique.count() > 0;
     let (row_any, pk_any) = params(any, "row", "pk");
     let (row_unique, pk_unique) = params(any_unique, "row", "pk");
     let (old, new) = params(any, "old", "new");
+    let changes = if any_unique {
+        format_ident!("changes")
+    } else {
+        format_ident!("_changes")
+    };
 
     quote! {
         #struct_doc
@@ -92,6 +115,13 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                 }
                 fn update(&self, #old: &#row, #new: &#row, #pk_any: &#pk) {
                     #(#updates)*
+                }
+                fn group_conflict(
+                    &self,
+                    #changes: &[::worktable::__private::RowChange<'_, #row, #pk>],
+                ) -> ::core::option::Option<&'static str> {
+                    #(#group_conflicts)*
+                    ::core::option::Option::None
                 }
             }
         };

@@ -1,12 +1,14 @@
 //! Generates a table's code from its checked model. One generator serves every table:
 //! each file here emits one part, reading only the [`model`](crate::model).
 //!
-//! Generated code names only `::worktable::…` paths (and `::core`), so a user needs only
-//! `worktable` in `Cargo.toml`. Trait impls go inside `const _: () = { … };` blocks; the
-//! public types stay at the call site.
+//! Generated code names only `::worktable::…` paths (and `::core`, and `::std` for the
+//! `Box` and `Arc` that carry a query's closures), so a user needs only `worktable` in
+//! `Cargo.toml`. Trait impls go inside `const _: () = { … };` blocks; the public types
+//! stay at the call site.
 
 mod column;
 mod indexes;
+mod queries;
 mod row;
 mod schema;
 mod table;
@@ -87,18 +89,147 @@ mod tests {
         code.to_string()
     }
 
+    /// The declaration: every query kind, and every way of finding rows.
+    fn with_queries() -> TokenStream {
+        quote! {
+            name: Test,
+            columns: {
+                id: u64 primary_key autoincrement,
+                test: i64,
+                another: u64 optional,
+                exchange: String,
+                counter: u64,
+            },
+            indexes: { test_idx: test unique, exchange_idx: exchange },
+            queries: {
+                update: {
+                    AnotherByExchange(another) by exchange,
+                    AnotherByTest(another) by test,
+                    AnotherById(another) by id,
+                    TestAndExchangeById(test, exchange) by id,
+                },
+                delete: { ByAnother() by another, ByExchange() by exchange, ByTest() by test, ById() by id },
+                in_place: { CounterById(counter) by id, TwoById(counter, another) by id }
+            }
+        }
+    }
+
+    /// The names of the `pub fn`s (methods included) in `code`.
+    fn pub_fns(code: &str) -> Vec<String> {
+        let file: syn::File = syn::parse_str(code).expect("the expansion is Rust");
+        let mut names = Vec::new();
+        for item in file.items {
+            if let syn::Item::Impl(item) = item {
+                for item in item.items {
+                    if let syn::ImplItem::Fn(f) = item {
+                        if matches!(f.vis, syn::Visibility::Public(_)) {
+                            names.push(f.sig.ident.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        names
+    }
+
     #[test]
-    fn queries_generate_nothing_yet() {
-        let columns = quote! {
-            name: T,
-            columns: { id: u64 primary_key autoincrement, a: u8, b: String },
-            indexes: { b_idx: b }
+    fn each_query_generates_its_types_and_method() {
+        let code = expand(with_queries());
+        for ty in [
+            "pub struct AnotherByExchangeQuery { # [doc = \"The new value of `another`.\"] pub another : :: core :: option :: Option < u64 > , }",
+            "pub struct TestAndExchangeByIdQuery { # [doc = \"The new value of `test`.\"] pub test : i64 , # [doc = \"The new value of `exchange`.\"] pub exchange : String , }",
+            "pub type AnotherByExchangeBy = String ;",
+            "pub type AnotherByTestBy = i64 ;",
+            "pub type ByAnotherBy = :: core :: option :: Option < u64 > ;",
+            "pub type CounterByIdBy = u64 ;",
+        ] {
+            assert!(code.contains(ty), "{ty} is missing from {code}");
+        }
+        assert!(
+            !code.contains("ByAnotherQuery"),
+            "a delete has no query struct"
+        );
+        assert!(
+            !code.contains("CounterByIdQuery"),
+            "an in-place update has no query struct"
+        );
+        let fns = pub_fns(&code);
+        for method in [
+            "update_another_by_exchange",
+            "update_another_by_test",
+            "update_another_by_id",
+            "update_test_and_exchange_by_id",
+            "delete_by_another",
+            "delete_by_exchange",
+            "delete_by_test",
+            "delete_by_id",
+            "update_counter_by_id_in_place",
+            "update_two_by_id_in_place",
+        ] {
+            assert!(
+                fns.iter().any(|f| f == method),
+                "{method} is missing: {fns:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_lookup_calls_its_runtime_operation() {
+        let code = expand(with_queries());
+        let body = |method: &str| {
+            let start = code
+                .find(&format!("pub async fn {method} "))
+                .unwrap_or_else(|| panic!("{method} is generated"));
+            let end = code[start + 1..]
+                .find("pub async fn ")
+                .map_or(code.len(), |end| start + 1 + end);
+            code[start..end].to_owned()
         };
-        let with_queries = expand(quote! {
-            #columns
-            queries: { update: { A(a) by b } delete: { ByA() by a } in_place: { AById(a) by id } }
-        });
-        assert_eq!(with_queries, expand(columns));
+        assert!(
+            body("update_another_by_id")
+                .contains("self . 0 . modify (:: core :: convert :: From :: from (by)")
+        );
+        assert!(
+            body("update_another_by_test").contains("self . 0 . modify_unique (index , by , get")
+        );
+        assert!(body("update_another_by_exchange").contains("self . 0 . modify_many"));
+        assert!(body("update_another_by_exchange").contains("exchange_idx . keys_eq (& by)"));
+        assert!(
+            body("delete_by_id")
+                .contains("self . 0 . delete (:: core :: convert :: From :: from (by))")
+        );
+        assert!(body("delete_by_test").contains("self . 0 . delete_unique (index , by , get)"));
+        assert!(body("delete_by_exchange").contains("exchange_idx . keys_eq (& by)"));
+        let scan = body("delete_by_another");
+        assert!(
+            scan.contains("self . 0 . delete_many") && scan.contains("select_all ()"),
+            "{scan}"
+        );
+        assert!(body("update_counter_by_id_in_place").contains("f (& mut row . counter)"));
+        assert!(
+            body("update_two_by_id_in_place")
+                .contains("f ((& mut row . counter , & mut row . another ,))")
+        );
+    }
+
+    #[test]
+    fn the_handle_methods_are_the_ones_queries_must_avoid() {
+        use crate::model::{HANDLE_METHODS, SELECT_BY_PREFIX};
+        let table_methods: Vec<String> = pub_fns(&expand(with_queries()))
+            .into_iter()
+            .filter(|f| !f.starts_with("update_") && !f.starts_with("delete_"))
+            .collect();
+        for method in &table_methods {
+            assert!(
+                HANDLE_METHODS.contains(&method.as_str()) || method.starts_with(SELECT_BY_PREFIX),
+                "`{method}` is missing from HANDLE_METHODS"
+            );
+        }
+        assert_eq!(
+            table_methods.len(),
+            HANDLE_METHODS.len() + 2,
+            "{table_methods:?}"
+        );
     }
 
     #[test]

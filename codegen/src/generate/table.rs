@@ -1,10 +1,10 @@
 //! `<Name>WorkTable`: the handle users hold, wrapping the generic table with typed
-//! methods, and its `Default` built from the `config` section.
+//! methods (the queries' among them), and its `Default` built from the `config` section.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{Names, doc};
+use super::{Names, doc, queries};
 use crate::model::{Config, Generator, Index, Table};
 use crate::ty;
 
@@ -35,6 +35,10 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         .indexes
         .iter()
         .map(|index| select_by(table, names, index));
+    let queries::Generated {
+        items: query_items,
+        methods: query_methods,
+    } = queries::generate(table, names);
     quote! {
         #handle_doc
         #[derive(::core::clone::Clone)]
@@ -103,7 +107,10 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             pub fn table(&self) -> &::worktable::Table<#schema> {
                 &self.0
             }
+            #query_methods
         }
+
+        #query_items
     }
 }
 
