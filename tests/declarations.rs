@@ -2,7 +2,9 @@
 //! over several integer types, custom, none), composite keys, every kind of column type,
 //! indexes on strings and optional columns, the `config`, `persist: false` and `queries`
 //! sections, and the README's comma-less form. Each table inserts rows and reads them
-//! back through the generated API.
+//! back through the generated API. The query methods' behaviour is tested in
+//! `tests/queries_generated.rs`; here their declarations compile, with the expected
+//! signatures.
 //!
 //! The crate denies `missing_docs` and `unused`: the generated public items must carry
 //! docs, and a table with no indexes or no generator must expand without warnings.
@@ -639,6 +641,221 @@ pub mod sections {
         let feed = table.subscribe();
         table.delete(0u64).await.expect("delete");
         assert!(feed.recv().await.is_ok(), "the delete was published");
+    }
+}
+
+/// The `queries` section: every kind of query, by every kind of column.
+pub mod queries {
+    use worktable::prelude::*;
+
+    // The declaration.
+    worktable!(
+        name: Test,
+        columns: {
+            id: u64 primary_key autoincrement,
+            test: i64,
+            another: u64 optional,
+            exchange: String,
+            counter: u64,
+        },
+        indexes: {
+            test_idx: test unique,
+            exchange_idx: exchange,
+        },
+        queries: {
+            update: {
+                AnotherByExchange(another) by exchange,
+                AnotherByTest(another) by test,
+                AnotherById(another) by id,
+                TestAndExchangeById(test, exchange) by id,
+            },
+            delete: { ByAnother() by another, ByExchange() by exchange, ByTest() by test },
+            in_place: { CounterById(counter) by id }
+        }
+    );
+
+    // A composite key: a delete by one of its columns reads every row; an update needs an
+    // index on the column.
+    worktable!(
+        name: Composite,
+        columns: { a: u64 primary_key, b: String primary_key, v: i32 },
+        indexes: { b_idx: b },
+        queries: {
+            update: { VByB(v) by b },
+            delete: { ByA() by a, ByB() by b, ByV() by v },
+        }
+    );
+
+    // Raw names, a query updating several columns in place (over a type named like a
+    // type parameter), and a column type that has `PartialEq` but no order (a delete by it
+    // compares with `==`).
+    worktable!(
+        name: Raw,
+        columns: { id: u32 primary_key, r#type: F, r#loop: String, point: Point },
+        queries: {
+            delete: { ByPoint() by point, r#Type() by r#type },
+            in_place: { TypeAndLoop(r#type, r#loop) by id },
+        }
+    );
+
+    /// A column type named like the usual type parameter of a closure.
+    pub type F = u8;
+
+    /// A column type without an order.
+    #[derive(
+        Clone,
+        Debug,
+        PartialEq,
+        worktable::rkyv::Archive,
+        worktable::rkyv::Serialize,
+        worktable::rkyv::Deserialize,
+    )]
+    #[rkyv(crate = worktable::rkyv)]
+    pub struct Point {
+        /// Across.
+        pub x: f64,
+    }
+
+    /// The generated query types and methods, by their expected signatures.
+    #[test]
+    fn queries_generate_the_expected_api() {
+        type Done<'a> = std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), WorkTableError>> + Send + 'a>,
+        >;
+        let _: fn(&TestWorkTable, AnotherByExchangeQuery, String) -> Done<'_> =
+            |t, q, by| Box::pin(t.update_another_by_exchange(q, by));
+        let _: fn(&TestWorkTable, AnotherByTestQuery, i64) -> Done<'_> =
+            |t, q, by| Box::pin(t.update_another_by_test(q, by));
+        let _: fn(&TestWorkTable, AnotherByIdQuery, u64) -> Done<'_> =
+            |t, q, by| Box::pin(t.update_another_by_id(q, by));
+        let _: fn(&TestWorkTable, TestAndExchangeByIdQuery, u64) -> Done<'_> =
+            |t, q, by| Box::pin(t.update_test_and_exchange_by_id(q, by));
+        let _: fn(&TestWorkTable, Option<u64>) -> Done<'_> =
+            |t, by| Box::pin(t.delete_by_another(by));
+        let _: fn(&TestWorkTable, String) -> Done<'_> = |t, by| Box::pin(t.delete_by_exchange(by));
+        let _: fn(&TestWorkTable, i64) -> Done<'_> = |t, by| Box::pin(t.delete_by_test(by));
+        let _: fn(&TestWorkTable, u64) -> Done<'_> =
+            |t, by| Box::pin(t.update_counter_by_id_in_place(by, |c: &mut u64| *c += 1));
+        let _: fn(&TestWorkTable, TestPrimaryKey) -> Done<'_> =
+            |t, by| Box::pin(t.update_counter_by_id_in_place(by, |c| *c += 1));
+
+        let _: fn(&CompositeWorkTable, VByBQuery, String) -> Done<'_> =
+            |t, q, by| Box::pin(t.update_v_by_b(q, by));
+        let _: fn(&CompositeWorkTable, u64) -> Done<'_> = |t, by| Box::pin(t.delete_by_a(by));
+        let _: fn(&CompositeWorkTable, String) -> Done<'_> = |t, by| Box::pin(t.delete_by_b(by));
+        let _: fn(&CompositeWorkTable, i32) -> Done<'_> = |t, by| Box::pin(t.delete_by_v(by));
+
+        let _: fn(&RawWorkTable, Point) -> Done<'_> = |t, by| Box::pin(t.delete_by_point(by));
+        let _: fn(&RawWorkTable, u8) -> Done<'_> = |t, by| Box::pin(t.delete_type(by));
+        let _: fn(&RawWorkTable, u32) -> Done<'_> = |t, by| {
+            Box::pin(
+                t.update_type_and_loop_in_place(by, |(ty, lp): (&mut u8, &mut String)| {
+                    *ty += 1;
+                    lp.push('!');
+                }),
+            )
+        };
+
+        let query = AnotherByExchangeQuery { another: Some(5) };
+        assert_eq!(query.clone(), query);
+        assert_eq!(
+            format!("{query:?}"),
+            "AnotherByExchangeQuery { another: Some(5) }"
+        );
+        let _ = TestAndExchangeByIdQuery {
+            test: 1,
+            exchange: "x".into(),
+        };
+        let _: (
+            AnotherByExchangeBy,
+            AnotherByTestBy,
+            AnotherByIdBy,
+            TestAndExchangeByIdBy,
+            ByAnotherBy,
+            ByExchangeBy,
+            ByTestBy,
+            CounterByIdBy,
+        ) = (
+            String::new(),
+            0i64,
+            0u64,
+            0u64,
+            None::<u64>,
+            String::new(),
+            0i64,
+            0u64,
+        );
+        let _: (
+            VByBBy,
+            ByABy,
+            ByBBy,
+            ByVBy,
+            ByPointBy,
+            TypeBy,
+            TypeAndLoopBy,
+        ) = (
+            String::new(),
+            0u64,
+            String::new(),
+            0i32,
+            Point { x: 0.0 },
+            0u8,
+            0u32,
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delete_by_a_composite_key_column_reads_every_row() {
+        let table = CompositeWorkTable::default();
+        for (a, b, v) in [(1u64, "x", 1), (1, "y", 2), (2, "x", 3)] {
+            table
+                .insert(CompositeRow { a, b: b.into(), v })
+                .await
+                .expect("insert");
+        }
+        table.delete_by_a(1).await.expect("delete by a");
+        let left = table.select_all().execute().expect("query");
+        assert_eq!(
+            left,
+            [CompositeRow {
+                a: 2,
+                b: "x".into(),
+                v: 3
+            }]
+        );
+        table.delete_by_a(1).await.expect("no row left is no error");
+    }
+
+    #[tokio::test]
+    async fn a_delete_by_an_unordered_column_compares_with_eq() {
+        let table = RawWorkTable::default();
+        for (id, x) in [(1u32, 0.5), (2, 1.5), (3, 0.5)] {
+            table
+                .insert(RawRow {
+                    id,
+                    r#type: 0,
+                    r#loop: String::new(),
+                    point: Point { x },
+                })
+                .await
+                .expect("insert");
+        }
+        table
+            .delete_by_point(Point { x: 0.5 })
+            .await
+            .expect("delete by point");
+        assert_eq!(table.count(), 1);
+        table
+            .update_type_and_loop_in_place(2u32, |(ty, lp)| {
+                *ty = 9;
+                lp.push_str("again");
+            })
+            .await
+            .expect("in place");
+        let row = table.select(2u32).expect("row 2");
+        assert_eq!((row.r#type, row.r#loop.as_str()), (9, "again"));
+        table.delete_type(9).await.expect("delete by type");
+        assert_eq!(table.count(), 0);
     }
 }
 
