@@ -98,3 +98,69 @@ async fn refused_updates_and_upserts_change_nothing() {
     );
     assert_eq!(table.count(), 2);
 }
+
+#[tokio::test]
+async fn a_batch_with_a_refused_row_inserts_none_of_it() {
+    let table = TestWorkTable::default();
+    table.insert(row(1, 10)).await.expect("row 1");
+    let feed = table.subscribe();
+    let pages = table.storage_stats().pages;
+
+    // Row 3 of the batch takes the unique value of row 1.
+    let batch: Vec<TestRow> = (2..7)
+        .map(|id| row(id, if id == 5 { 10 } else { id as i64 * 100 }))
+        .collect();
+    let refused = table.insert_many(batch).await;
+    assert_eq!(
+        refused,
+        Err(WorkTableError::Batch {
+            row: 3,
+            error: Box::new(WorkTableError::AlreadyExists { index: "test_idx" })
+        })
+    );
+    // Row 2 repeats the key of row 0 of the same batch.
+    let batch = vec![row(20, 20), row(21, 21), row(20, 22)];
+    let refused = table.insert_many(batch).await;
+    assert!(
+        matches!(refused, Err(WorkTableError::Batch { row: 2, .. })),
+        "{refused:?}"
+    );
+    // Row 1 repeats the unique value of row 0 of the same batch.
+    let refused = table.insert_many(vec![row(30, 30), row(31, 30)]).await;
+    assert!(
+        matches!(refused, Err(WorkTableError::Batch { row: 1, .. })),
+        "{refused:?}"
+    );
+
+    assert_eq!(table.count(), 1, "none of any refused batch is there");
+    for id in [2, 3, 4, 5, 6, 20, 21, 30, 31] {
+        assert!(table.select(id).is_none());
+    }
+    assert!(table.select_by_test(200).is_none());
+    assert!(feed.try_recv().is_none(), "refused batches publish nothing");
+    assert!(
+        table.storage_stats().pages <= pages + 2,
+        "their space was given back"
+    );
+
+    let keys = table
+        .insert_many((40..1_040).map(|id| row(id, id as i64)).collect())
+        .await;
+    let keys: Vec<u64> = keys
+        .expect("a clean batch")
+        .into_iter()
+        .map(u64::from)
+        .collect();
+    assert_eq!(keys, (40..1_040).collect::<Vec<_>>(), "keys in input order");
+    assert_eq!(table.count(), 1_001);
+    assert_eq!(table.select_by_test(500).map(|r| r.id), Some(500));
+    let first = feed
+        .try_recv()
+        .expect("the batch's inserts")
+        .expect("no lag");
+    assert_eq!(
+        (first.seq, first.kind),
+        (2, OperationKind::Insert),
+        "after row 1's insert"
+    );
+}

@@ -17,7 +17,9 @@ use worktable_pages::{Guard, Link};
 use worktable_persistence::{Operation, OperationKind};
 
 use crate::feed::FeedPublisher;
-use crate::ops::{Commit, CommitMsg, Prepared, Reply, WriteKind};
+use std::collections::HashSet;
+
+use crate::ops::{Commit, CommitMsg, Prepared, Reply, Staged, WriteKind};
 use crate::pump::{Pump, next_signal};
 use crate::schema::{PRIMARY_KEY_INDEX, RowChange, SecondaryIndexes};
 use crate::store::Store;
@@ -77,6 +79,9 @@ impl<S: TableSchema> Pump for CommitActor<S> {
                 }
                 CommitMsg::Group { rows, reply } => {
                     let _ = reply.send(self.apply_group(rows));
+                }
+                CommitMsg::Inserts { rows, reply } => {
+                    let _ = reply.send(self.apply_inserts(rows));
                 }
             }
         }
@@ -245,12 +250,12 @@ impl<S: TableSchema> CommitActor<S> {
             .iter()
             .zip(&olds)
             .map(|(row, old)| RowChange {
-                old,
+                old: Some(old),
                 new: &row.row,
                 pk: &row.pk,
             })
             .collect();
-        if let Some(index) = store.indexes.group_conflict(&changes) {
+        if let Some((_, index)) = store.indexes.group_conflict(&changes) {
             drop(changes);
             release(&rows);
             tracing::debug!(table = S::NAME, index, "multi-row update refused");
@@ -266,6 +271,49 @@ impl<S: TableSchema> CommitActor<S> {
             store.indexes.insert(&row.row, &row.pk);
             store.retirer.retire(row.base, &guard);
             self.publish(OperationKind::Update, row.pk, Some(row.row));
+        }
+        Ok(())
+    }
+
+    /// Inserts every row of a batch, or none; a refusal names the first refused row.
+    fn apply_inserts(&mut self, rows: Vec<Staged<S>>) -> Result<(), (usize, WorkTableError)> {
+        let store = Arc::clone(&self.store);
+        let refuse = |position: usize, error: WorkTableError| {
+            for row in &rows {
+                store.retirer.release_unpublished(row.link);
+            }
+            tracing::debug!(table = S::NAME, position, %error, "insert batch refused");
+            Err((position, error))
+        };
+        let mut keys = HashSet::with_capacity(rows.len());
+        for row in &rows {
+            if store.primary.contains(&row.pk) || !keys.insert(&row.pk) {
+                let error = WorkTableError::AlreadyExists {
+                    index: PRIMARY_KEY_INDEX,
+                };
+                return refuse(row.position, error);
+            }
+        }
+        let changes: Vec<RowChange<'_, S::Row, S::Pk>> = rows
+            .iter()
+            .map(|row| RowChange {
+                old: None,
+                new: &row.row,
+                pk: &row.pk,
+            })
+            .collect();
+        if let Some((position, index)) = store.indexes.group_conflict(&changes) {
+            let position = rows[position].position;
+            drop(changes);
+            return refuse(position, WorkTableError::AlreadyExists { index });
+        }
+        drop(changes);
+        drop(keys);
+        for row in rows {
+            store.primary.insert(row.pk.clone(), row.link);
+            store.indexes.insert(&row.row, &row.pk);
+            S::on_inserted(&store.generator, &row.pk);
+            self.publish(OperationKind::Insert, row.pk, Some(row.row));
         }
         Ok(())
     }

@@ -56,6 +56,14 @@ pub enum WorkTableError {
         /// What it reported.
         reason: String,
     },
+    /// A row of a batch was refused, so none of the batch was written.
+    #[error("row {row} of the batch was refused, so none was written: {error}")]
+    Batch {
+        /// The position of the refused row in the batch.
+        row: usize,
+        /// Why it was refused.
+        error: Box<WorkTableError>,
+    },
     /// The closure of an in-place update panicked; the row is unchanged.
     #[error("the closure of an in-place update panicked: {0}")]
     EditPanicked(String),

@@ -12,35 +12,54 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 use worktable_pages::index::{IndexKey, PrimaryIndex, UniqueIndex};
-use worktable_pages::{Guard, PageWriter, StorageStats};
+use worktable_pages::{Guard, Link, PageWriter, StorageStats};
 
 use crate::commit::CommitActor;
 use crate::edit::{RowCondition, RowEdit, SharedRowEdit};
 use crate::feed::{FeedPublisher, Subscription};
-use crate::ops::{CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, WriteKind, WriteOp};
+use crate::ops::{
+    BatchPart, CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, Staged, WriteKind, WriteOp,
+};
 use crate::schema::PrimaryKeyGenerator;
 use crate::select::SelectQuery;
 use crate::shard::ShardActor;
 use crate::store::Store;
 use crate::{TableConfig, TableSchema, WorkTableError};
 
-/// Rows of a multi-row update written but not committed; their space goes back to their
-/// shards unless they are taken for commit.
-struct Unpublished<'a, S: TableSchema> {
-    store: &'a Store<S>,
-    rows: Vec<Prepared<S>>,
+/// A row version written by a shard but not committed.
+trait Written {
+    fn link(&self) -> Link;
 }
 
-impl<S: TableSchema> Unpublished<'_, S> {
-    fn take(mut self) -> Vec<Prepared<S>> {
+impl<S: TableSchema> Written for Prepared<S> {
+    fn link(&self) -> Link {
+        self.link
+    }
+}
+
+impl<S: TableSchema> Written for Staged<S> {
+    fn link(&self) -> Link {
+        self.link
+    }
+}
+
+/// Rows written but not committed; their space goes back to their shards unless they
+/// are taken for commit (a cancelled caller leaks nothing).
+struct Unpublished<'a, S: TableSchema, T: Written> {
+    store: &'a Store<S>,
+    rows: Vec<T>,
+}
+
+impl<S: TableSchema, T: Written> Unpublished<'_, S, T> {
+    fn take(mut self) -> Vec<T> {
         std::mem::take(&mut self.rows)
     }
 }
 
-impl<S: TableSchema> Drop for Unpublished<'_, S> {
+impl<S: TableSchema, T: Written> Drop for Unpublished<'_, S, T> {
     fn drop(&mut self) {
         for row in &self.rows {
-            self.store.retirer.release_unpublished(row.link);
+            self.store.retirer.release_unpublished(row.link());
         }
     }
 }
@@ -257,6 +276,76 @@ impl<S: TableSchema> Table<S> {
             .await
     }
 
+    /// Inserts every row of `rows`, or none: the batch commits at once, and the actor
+    /// round trips are paid once per batch, not per row. Returns the keys in input
+    /// order. A row refused (a key or unique value taken, also by another row of the
+    /// batch, or a row too large) fails the batch with `Batch { row, error }`, `row`
+    /// being its position.
+    pub async fn insert_many(&self, rows: Vec<S::Row>) -> Result<Vec<S::Pk>, WorkTableError> {
+        let span = tracing::debug_span!("insert_many", table = S::NAME, rows = rows.len());
+        async {
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let actors = self.actors()?;
+            let keys: Vec<S::Pk> = rows.iter().map(S::primary_key).collect();
+            let mut by_shard: Vec<BatchPart<S>> =
+                actors.shards.iter().map(|_| Vec::new()).collect();
+            for (position, (row, pk)) in rows.into_iter().zip(&keys).enumerate() {
+                by_shard[self.shard_index(pk, actors)].push((position, pk.clone(), row));
+            }
+            let mut pending = Vec::new();
+            for (shard, rows) in by_shard.into_iter().enumerate() {
+                if rows.is_empty() {
+                    continue;
+                }
+                let (reply, staged) = oneshot::channel();
+                actors.shards[shard]
+                    .ops
+                    .send(WriteOp::Stage { rows, reply })
+                    .map_err(|_| WorkTableError::ShutDown)?;
+                pending.push(staged);
+            }
+            let mut staged = Unpublished {
+                store: &self.inner.store,
+                rows: Vec::new(),
+            };
+            let mut refused: Option<(usize, WorkTableError)> = None;
+            for part in pending {
+                match part.await.map_err(|_| WorkTableError::ShutDown)? {
+                    Ok(rows) => staged.rows.extend(rows),
+                    Err((row, error)) => {
+                        if refused.as_ref().is_none_or(|(first, _)| row < *first) {
+                            refused = Some((row, error));
+                        }
+                    }
+                }
+            }
+            if let Some((row, error)) = refused {
+                return Err(WorkTableError::Batch {
+                    row,
+                    error: Box::new(error),
+                });
+            }
+            let mut rows = staged.take();
+            rows.sort_unstable_by_key(|row| row.position);
+            let (reply, outcome) = oneshot::channel();
+            actors
+                .commit_inbox
+                .send(CommitMsg::Inserts { rows, reply })
+                .map_err(|_| WorkTableError::ShutDown)?;
+            match outcome.await.map_err(|_| WorkTableError::ShutDown)? {
+                Ok(()) => Ok(keys),
+                Err((row, error)) => Err(WorkTableError::Batch {
+                    row,
+                    error: Box::new(error),
+                }),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
     /// Inserts `row`, or replaces the row with its key.
     pub async fn upsert(&self, row: S::Row) -> Result<(), WorkTableError> {
         self.write(WriteKind::Upsert, row)
@@ -404,7 +493,7 @@ impl<S: TableSchema> Table<S> {
         pks: Vec<S::Pk>,
         condition: &RowCondition<S::Row>,
         edit: &SharedRowEdit<S::Row>,
-    ) -> Result<Unpublished<'_, S>, WorkTableError> {
+    ) -> Result<Unpublished<'_, S, Prepared<S>>, WorkTableError> {
         let actors = self.actors()?;
         let mut pending = Vec::with_capacity(pks.len());
         for pk in pks {

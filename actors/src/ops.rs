@@ -71,7 +71,26 @@ pub(crate) enum WriteOp<S: TableSchema> {
     Prepare(PrepareOp<S>),
     /// The end of a multi-row update: writes held back for these rows go ahead.
     Release(Vec<S::Pk>),
+    /// Rows of an insert batch to write (not commit).
+    Stage {
+        rows: BatchPart<S>,
+        reply: oneshot::Sender<StageOutcome<S>>,
+    },
 }
+
+/// A shard's rows of an insert batch: `(position in the batch, key, row)`.
+pub(crate) type BatchPart<S> = Vec<(usize, <S as TableSchema>::Pk, <S as TableSchema>::Row)>;
+
+/// A row of an insert batch, written by its shard but not committed.
+pub(crate) struct Staged<S: TableSchema> {
+    pub(crate) position: usize,
+    pub(crate) pk: S::Pk,
+    pub(crate) row: S::Row,
+    pub(crate) link: Link,
+}
+
+/// A shard's part of an insert batch, or the position of the row it refused and why.
+pub(crate) type StageOutcome<S> = Result<Vec<Staged<S>>, (usize, WorkTableError)>;
 
 impl<S: TableSchema> WriteOp<S> {
     /// The key of the row the write touches; `None` for a release.
@@ -81,7 +100,7 @@ impl<S: TableSchema> WriteOp<S> {
             WriteOp::Modify(op) => Some(&op.pk),
             WriteOp::Delete(op) => Some(&op.pk),
             WriteOp::Prepare(op) => Some(&op.pk),
-            WriteOp::Release(_) => None,
+            WriteOp::Release(_) | WriteOp::Stage { .. } => None,
         }
     }
 }
@@ -128,5 +147,10 @@ pub(crate) enum CommitMsg<S: TableSchema> {
     Group {
         rows: Vec<Prepared<S>>,
         reply: oneshot::Sender<Result<(), WorkTableError>>,
+    },
+    /// An insert batch in batch order, all or nothing; a refusal names the row's position.
+    Inserts {
+        rows: Vec<Staged<S>>,
+        reply: oneshot::Sender<Result<(), (usize, WorkTableError)>>,
     },
 }

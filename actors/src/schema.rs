@@ -55,49 +55,49 @@ pub trait SecondaryIndexes<Row, Pk>: Default + Send + Sync + 'static {
     fn remove(&self, row: &Row, pk: &Pk);
     /// Moves the entries whose value changed from `old` to `new`.
     fn update(&self, old: &Row, new: &Row, pk: &Pk);
-    /// The name of a unique index that a set of row changes, applied together, would
-    /// violate: two changed rows taking one value, or a row taking a value held by a row
-    /// outside the set (or by one inside it that keeps it). Values that rows of the set
-    /// give up are free for the others. See [`group_unique_conflict`].
-    fn group_conflict(&self, changes: &[RowChange<'_, Row, Pk>]) -> Option<&'static str>;
+    /// The first change of a set, applied together, that would violate a unique index,
+    /// with the index's name: two changed rows taking one value, or a row taking a value
+    /// held by a row outside the set (or by one inside it that keeps it). Values that rows
+    /// of the set give up are free for the others. See [`group_unique_conflict`].
+    fn group_conflict(&self, changes: &[RowChange<'_, Row, Pk>]) -> Option<(usize, &'static str)>;
 }
 
-/// One row of a multi-row update: its version before and after, and its key.
+/// One row of a multi-row write: its version before (none for an insert) and after.
 pub struct RowChange<'a, Row, Pk> {
-    /// The committed version.
-    pub old: &'a Row,
+    /// The committed version; `None` for a row being inserted.
+    pub old: Option<&'a Row>,
     /// The version the update would commit.
     pub new: &'a Row,
     /// The row's primary key.
     pub pk: &'a Pk,
 }
 
-/// Whether applying `changes` together would violate the unique `index` on the column
-/// that `get` reads (see [`SecondaryIndexes::group_conflict`]).
+/// The position of the first of `changes` that, applied together with the others, would
+/// violate the unique `index` on the column that `get` reads (see
+/// [`SecondaryIndexes::group_conflict`]).
 pub fn group_unique_conflict<Row, Pk: IndexKey, V: IndexKey>(
     index: &UniqueIndex<V, Pk>,
     changes: &[RowChange<'_, Row, Pk>],
     get: fn(&Row) -> &V,
-) -> bool {
+) -> Option<usize> {
     use std::collections::{HashMap, HashSet};
-    // Rows of the set, and whether each gives up its value.
-    let moving: HashMap<&Pk, bool> = changes
-        .iter()
-        .map(|c| (c.pk, get(c.old) != get(c.new)))
-        .collect();
+    let gives_up = |c: &RowChange<'_, Row, Pk>| c.old.is_some_and(|old| get(old) != get(c.new));
+    let takes = |c: &RowChange<'_, Row, Pk>| c.old.is_none_or(|old| get(old) != get(c.new));
+    // Rows of the set that hold a value now, and whether each gives it up.
+    let moving: HashMap<&Pk, bool> = changes.iter().map(|c| (c.pk, gives_up(c))).collect();
     let mut taken: HashSet<&V> = HashSet::new();
-    for change in changes.iter().filter(|c| get(c.old) != get(c.new)) {
+    for (position, change) in changes.iter().enumerate().filter(|(_, c)| takes(c)) {
         let value = get(change.new);
         if !taken.insert(value) {
-            return true;
+            return Some(position);
         }
         if let Some(owner) = index.get(value) {
             if !moving.get(&owner).copied().unwrap_or(false) {
-                return true;
+                return Some(position);
             }
         }
     }
-    false
+    None
 }
 
 /// The columns of a table, by name.

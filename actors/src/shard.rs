@@ -26,7 +26,10 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 use worktable_pages::{Guard, Link, PageWriter};
 
-use crate::ops::{Commit, CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, WriteOp};
+use crate::ops::{
+    BatchPart, Commit, CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, StageOutcome, Staged,
+    WriteOp,
+};
 use crate::pump::{Pump, next_signal};
 use crate::store::Store;
 use crate::{TableSchema, WorkTableError};
@@ -186,6 +189,7 @@ impl<S: TableSchema> ShardActor<S> {
             WriteOp::Delete(op) => self.stage_delete(op, unsent),
             WriteOp::Modify(op) => self.stage_modify(op, unsent),
             WriteOp::Prepare(op) => self.prepare(op),
+            WriteOp::Stage { rows, reply } => self.stage_batch(rows, reply),
             WriteOp::Release(_) => {}
         }
     }
@@ -251,6 +255,35 @@ impl<S: TableSchema> ShardActor<S> {
             }
             Err(error) => {
                 let _ = op.reply.send(Err(error.into()));
+            }
+        }
+    }
+
+    /// Writes this shard's rows of an insert batch and hands them to the caller, which
+    /// commits the batch at once; a row that cannot be written fails this part.
+    fn stage_batch(&mut self, rows: BatchPart<S>, reply: oneshot::Sender<StageOutcome<S>>) {
+        let mut staged = Vec::with_capacity(rows.len());
+        for (position, pk, row) in rows {
+            match self.writer.write_row(&row) {
+                Ok(link) => staged.push(Staged {
+                    position,
+                    pk,
+                    row,
+                    link,
+                }),
+                Err(error) => {
+                    for written in staged {
+                        self.writer.release_unpublished(written.link);
+                    }
+                    let _ = reply.send(Err((position, error.into())));
+                    return;
+                }
+            }
+        }
+        if let Err(Ok(unsent)) = reply.send(Ok(staged)) {
+            // The caller is gone; nothing was published.
+            for written in unsent {
+                self.writer.release_unpublished(written.link);
             }
         }
     }

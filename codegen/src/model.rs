@@ -89,13 +89,14 @@ pub struct Query {
 
 /// The methods of every table handle (`get_next_pk` only with a key generator), besides
 /// `select_by_<column>` for each index; a query's method must take none of these names.
-pub const HANDLE_METHODS: [&str; 13] = [
+pub const HANDLE_METHODS: [&str; 14] = [
     "name",
     "get_next_pk",
     "count",
     "select",
     "select_all",
     "insert",
+    "insert_many",
     "upsert",
     "update",
     "delete",

@@ -76,8 +76,10 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                     fn get(row: &#row) -> &#value {
                         &row.#field
                     }
-                    if ::worktable::__private::group_unique_conflict(&self.#idx, changes, get) {
-                        return ::core::option::Option::Some(#name);
+                    if let ::core::option::Option::Some(position) =
+                        ::worktable::__private::group_unique_conflict(&self.#idx, changes, get)
+                    {
+                        return ::core::option::Option::Some((position, #name));
                     }
                 }
             }
@@ -119,7 +121,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                 fn group_conflict(
                     &self,
                     #changes: &[::worktable::__private::RowChange<'_, #row, #pk>],
-                ) -> ::core::option::Option<&'static str> {
+                ) -> ::core::option::Option<(usize, &'static str)> {
                     #(#group_conflicts)*
                     ::core::option::Option::None
                 }

@@ -79,6 +79,15 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             pub async fn insert(&self, row: #row) -> ::core::result::Result<#pk, ::worktable::WorkTableError> {
                 self.0.insert(row).await
             }
+            /// Inserts every row of `rows`, or none, paying the actor round trips once per
+            /// batch; returns the keys in input order. A refused row fails the whole batch
+            /// with `Batch { row, error }`, `row` being its position.
+            pub async fn insert_many(
+                &self,
+                rows: ::std::vec::Vec<#row>,
+            ) -> ::core::result::Result<::std::vec::Vec<#pk>, ::worktable::WorkTableError> {
+                self.0.insert_many(rows).await
+            }
             /// Inserts `row`, or replaces the row with its key.
             pub async fn upsert(&self, row: #row) -> ::core::result::Result<(), ::worktable::WorkTableError> {
                 self.0.upsert(row).await
