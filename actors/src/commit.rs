@@ -70,12 +70,17 @@ impl<S: TableSchema> Pump for CommitActor<S> {
         self.feed.admit(&self.store.feed);
         for message in batch.drain(..) {
             match message {
-                CommitMsg::Writes { commits, done } => {
+                CommitMsg::Writes {
+                    shard,
+                    batch,
+                    commits,
+                } => {
                     for commit in commits {
                         self.apply(commit);
                     }
-                    // A shard that stopped waiting no longer needs the answer.
-                    let _ = done.send(());
+                    if let Some(progress) = self.store.progress.get(usize::from(shard)) {
+                        progress.advance(batch);
+                    }
                 }
                 CommitMsg::Group { rows, reply } => {
                     let _ = reply.send(self.apply_group(rows));

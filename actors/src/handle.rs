@@ -147,6 +147,8 @@ impl<S: TableSchema> Actors<S> {
                     ops: rx,
                     batch: Vec::new(),
                     commit: commit_inbox.clone(),
+                    sent: 0,
+                    in_flight: HashMap::new(),
                     reserved: HashMap::new(),
                 });
                 Shard { actor, ops }

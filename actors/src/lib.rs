@@ -34,6 +34,7 @@ mod error;
 mod feed;
 mod handle;
 mod ops;
+mod progress;
 mod pump;
 mod schema;
 mod select;

@@ -138,10 +138,11 @@ pub(crate) enum Commit<S: TableSchema> {
 
 /// What the commit point receives.
 pub(crate) enum CommitMsg<S: TableSchema> {
-    /// Writes of one shard in the order it received them; the shard waits for `done`.
+    /// Batch number `batch` of shard `shard`: its writes in the order it received them.
     Writes {
+        shard: u16,
+        batch: u64,
         commits: Vec<Commit<S>>,
-        done: oneshot::Sender<()>,
     },
     /// A multi-row update, all or nothing.
     Group {

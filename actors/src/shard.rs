@@ -3,17 +3,17 @@
 //!
 //! It handles a batch of writes in order: whole rows are encoded and written into free
 //! slots; changes of a row (`Modify`, conditional deletes, rows of multi-row updates)
-//! are computed from the row's committed version. The batch goes to the commit point and
-//! the shard waits until it is applied, so the next batch reads committed state. Within a
-//! batch, a change of a row that an earlier write of the batch touched first sends that
-//! earlier part and waits, so every change is computed from the version it follows.
+//! are computed from the row's committed version. Batches go to the commit point without
+//! waiting; the shard remembers which batch last wrote each row, and before it reads a
+//! row still in flight it sends what it holds and waits until that batch is applied
+//! (see `progress.rs`), so every change is computed from the version it follows.
 //!
 //! A row prepared for a multi-row update is reserved until the update releases it:
 //! writes to it wait in the shard, in order, so the update commits the versions it
 //! computed from. Multi-row updates of a table run one at a time, so reservations never
 //! wait for each other.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ use crate::ops::{
     BatchPart, Commit, CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, StageOutcome, Staged,
     WriteOp,
 };
+use crate::progress::Progress;
 use crate::pump::{Pump, next_signal};
 use crate::store::Store;
 use crate::{TableSchema, WorkTableError};
@@ -42,6 +43,10 @@ pub(crate) struct ShardActor<S: TableSchema> {
     pub(crate) ops: UnboundedReceiver<WriteOp<S>>,
     pub(crate) batch: Vec<WriteOp<S>>,
     pub(crate) commit: UnboundedSender<CommitMsg<S>>,
+    /// The number of the last batch sent to the commit point.
+    pub(crate) sent: u64,
+    /// For rows written by batches perhaps not yet applied: the last such batch.
+    pub(crate) in_flight: HashMap<S::Pk, u64>,
     /// Rows reserved by a multi-row update, with the writes waiting for them.
     pub(crate) reserved: HashMap<S::Pk, VecDeque<WriteOp<S>>>,
 }
@@ -68,11 +73,13 @@ impl<S: TableSchema> Actor for ShardActor<S> {
     }
 }
 
-/// Writes of the current batch not yet applied by the commit point.
+/// Writes staged for the next batch.
 struct Unsent<S: TableSchema> {
     commits: Vec<Commit<S>>,
-    touched: HashSet<S::Pk>,
 }
+
+/// Rows remembered as in flight before the shard prunes the applied ones.
+const IN_FLIGHT_PRUNE: usize = 4_096;
 
 impl<S: TableSchema> Pump for ShardActor<S> {
     type Item = WriteOp<S>;
@@ -97,7 +104,6 @@ impl<S: TableSchema> ShardActor<S> {
     async fn handle_batch(&mut self, mut work: VecDeque<WriteOp<S>>) {
         let mut unsent = Unsent {
             commits: Vec::with_capacity(work.len()),
-            touched: HashSet::new(),
         };
         loop {
             while let Some(op) = work.pop_front() {
@@ -115,38 +121,55 @@ impl<S: TableSchema> ShardActor<S> {
                     continue;
                 }
                 let reads_current = !matches!(op, WriteOp::Put { .. });
-                if reads_current && op.pk().is_some_and(|pk| unsent.touched.contains(pk)) {
-                    self.send(&mut unsent).await;
+                let last_write = op.pk().and_then(|pk| self.in_flight.get(pk)).copied();
+                if let Some(batch) = last_write.filter(|_| reads_current) {
+                    if batch > self.sent {
+                        self.send(&mut unsent);
+                    }
+                    let (store, commit) = (Arc::clone(&self.store), self.commit.clone());
+                    wait_applied(&store.progress[usize::from(self.id)], &commit, batch).await;
                 }
                 self.stage(op, &mut unsent);
             }
-            self.send(&mut unsent).await;
+            self.send(&mut unsent);
             if work.is_empty() {
-                return;
+                break;
             }
+        }
+        if self.in_flight.len() > IN_FLIGHT_PRUNE {
+            let applied = self.progress().applied();
+            self.in_flight.retain(|_, batch| *batch > applied);
         }
     }
 
-    /// Sends the staged writes to the commit point and waits until they are applied.
-    async fn send(&mut self, unsent: &mut Unsent<S>) {
-        unsent.touched.clear();
+    fn progress(&self) -> &Progress {
+        &self.store.progress[usize::from(self.id)]
+    }
+
+    /// Records that the batch being staged writes `pk`.
+    fn writes(&mut self, pk: &S::Pk) {
+        self.in_flight.insert(pk.clone(), self.sent + 1);
+    }
+
+    /// Sends the staged writes to the commit point as the next batch.
+    fn send(&mut self, unsent: &mut Unsent<S>) {
         if unsent.commits.is_empty() {
             return;
         }
-        let commits = std::mem::take(&mut unsent.commits);
-        let (done, applied) = oneshot::channel();
+        self.sent += 1;
+        let message = CommitMsg::Writes {
+            shard: self.id,
+            batch: self.sent,
+            commits: std::mem::take(&mut unsent.commits),
+        };
         if let Err(tokio::sync::mpsc::error::SendError(CommitMsg::Writes { commits, .. })) =
-            self.commit.send(CommitMsg::Writes { commits, done })
+            self.commit.send(message)
         {
             tracing::warn!(table = S::NAME, "commit point is gone; failing writes");
             for commit in commits {
                 self.abandon(commit);
             }
-            return;
         }
-        // An error means the commit point stopped; the writes' callers are told by their
-        // dropped reply channels.
-        let _ = applied.await;
     }
 
     fn abandon(&mut self, commit: Commit<S>) {
@@ -172,7 +195,7 @@ impl<S: TableSchema> ShardActor<S> {
                 reply,
             } => match self.writer.write_row(&row) {
                 Ok(link) => {
-                    unsent.touched.insert(pk.clone());
+                    self.writes(&pk);
                     unsent.commits.push(Commit::Put {
                         kind,
                         pk,
@@ -216,7 +239,7 @@ impl<S: TableSchema> ShardActor<S> {
                 }
             },
         };
-        unsent.touched.insert(op.pk.clone());
+        self.writes(&op.pk);
         unsent.commits.push(Commit::Delete {
             pk: op.pk,
             base,
@@ -243,7 +266,7 @@ impl<S: TableSchema> ShardActor<S> {
         }
         match self.writer.write_row(&row) {
             Ok(link) => {
-                unsent.touched.insert(op.pk.clone());
+                self.writes(&op.pk);
                 let (pk, reply) = (op.pk, op.reply);
                 unsent.commits.push(Commit::Modify {
                     pk,
@@ -310,6 +333,21 @@ impl<S: TableSchema> ShardActor<S> {
             // The caller is gone; the version was never published.
             self.writer.release_unpublished(unsent.link);
         }
+    }
+}
+
+/// Waits until the commit point has applied batch `batch` (or has stopped).
+async fn wait_applied<S: TableSchema>(
+    progress: &Progress,
+    commit: &UnboundedSender<CommitMsg<S>>,
+    batch: u64,
+) {
+    if progress.applied() >= batch {
+        return;
+    }
+    tokio::select! {
+        () = progress.wait_for(batch) => {}
+        () = commit.closed() => {}
     }
 }
 

@@ -6,6 +6,7 @@ use worktable_pages::index::PrimaryIndex;
 use worktable_pages::{DataPages, Guard, Retirer};
 
 use crate::feed::FeedRegistry;
+use crate::progress::Progress;
 use crate::{TableConfig, TableSchema, WorkTableError};
 
 /// Pages, indexes and the key generator of one table. Readers use it directly; only
@@ -18,6 +19,8 @@ pub(crate) struct Store<S: TableSchema> {
     pub(crate) retirer: Retirer,
     pub(crate) feed: FeedRegistry<S::Pk, S::Row>,
     pub(crate) shards: u16,
+    /// Per shard, how far the commit point has applied its batches.
+    pub(crate) progress: Box<[Progress]>,
     /// Held by the multi-row update in progress: they run one at a time.
     pub(crate) multi_row: tokio::sync::Mutex<()>,
 }
@@ -34,6 +37,7 @@ impl<S: TableSchema> Store<S> {
             generator: S::Generator::default(),
             feed: FeedRegistry::new(config.feed_capacity),
             shards,
+            progress: (0..shards).map(|_| Progress::default()).collect(),
             multi_row: tokio::sync::Mutex::new(()),
         })
     }
