@@ -1,0 +1,407 @@
+//! The comparison workload on a baseline: `parking_lot::RwLock<std::collections::BTreeMap>`
+//! for the rows, a second one (val -> id) for the unique index and a third
+//! (`BTreeSet<(name, id)>`) for the non-unique index, so it maintains the same indexes as
+//! the other systems. See ../README.md.
+//!
+//! Measures, in one process, for a table of `--rows N` rows
+//! `{ id: u64 pk autoincrement, val: u64 unique, name: String indexed (1,000 names), amount: i64 }`:
+//! `insert` (a plain loop: its API is synchronous), `rss_per_row`, `select_pk`,
+//! `select_unique`, `select_pk_2threads`, `select_nonunique`, `select_range`, `update` (full
+//! row), `delete`, `insert_64` (64 tokio tasks on a 2-worker runtime sharing an `Arc`) and
+//! `insert_many` (one write lock per batch of 1,000). Every result is checked (rows found,
+//! counts and checksums match) so a broken run panics instead of looking fast. Prints
+//! `op=<name> ns=<ns per op>` and `rss_per_row=<bytes>`.
+
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+// ---- the workload, identical in every program ----
+const NAMES: u64 = 1_000;
+const RANGE_QUERIES: u64 = 2_000;
+const BATCH: u64 = 1_000;
+const TASKS: u64 = 64;
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+fn val_of(i: u64) -> u64 {
+    i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1 << 62) - 1) // a bijection on [0, 2^62)
+}
+fn amount_of(i: u64) -> i64 {
+    i as i64 * 3 - 1_000
+}
+fn keys(seed: u64, count: u64, below: u64) -> Vec<u64> {
+    let mut rng = Rng(seed);
+    (0..count).map(|_| rng.below(below)).collect()
+}
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+fn report(op: &str, elapsed: Duration, ops: u64) {
+    println!("op={op} ns={:.1}", elapsed.as_nanos() as f64 / ops as f64);
+}
+fn rows_arg() -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--rows").expect("--rows N");
+    args[at + 1].parse().expect("--rows N")
+}
+// ----
+
+#[derive(Clone, Debug)]
+struct Row {
+    id: u64,
+    val: u64,
+    name: String,
+    amount: i64,
+}
+
+/// Lock order for writes: rows, then by_val, then by_name.
+#[derive(Default)]
+struct Table {
+    next: AtomicU64,
+    rows: RwLock<BTreeMap<u64, Row>>,
+    by_val: RwLock<BTreeMap<u64, u64>>,
+    by_name: RwLock<BTreeSet<(String, u64)>>,
+}
+
+impl Table {
+    fn next_pk(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+    fn count(&self) -> usize {
+        self.rows.read().len()
+    }
+    fn select(&self, id: u64) -> Option<Row> {
+        self.rows.read().get(&id).cloned()
+    }
+    fn select_by_val(&self, val: u64) -> Option<Row> {
+        let id = *self.by_val.read().get(&val)?;
+        self.select(id)
+    }
+    fn select_by_name(&self, name: &str) -> Vec<Row> {
+        let ids: Vec<u64> = self
+            .by_name
+            .read()
+            .range((name.to_string(), 0)..=(name.to_string(), u64::MAX))
+            .map(|(_, id)| *id)
+            .collect();
+        let rows = self.rows.read();
+        ids.iter().filter_map(|id| rows.get(id).cloned()).collect()
+    }
+    fn select_val_range_desc(&self, range: std::ops::Range<u64>, limit: usize) -> Vec<Row> {
+        let ids: Vec<u64> = self
+            .by_val
+            .read()
+            .range(range)
+            .rev()
+            .take(limit)
+            .map(|(_, id)| *id)
+            .collect();
+        let rows = self.rows.read();
+        ids.iter().filter_map(|id| rows.get(id).cloned()).collect()
+    }
+    /// All or nothing: a taken key or value refuses the whole batch.
+    fn insert_many(&self, batch: Vec<Row>) -> Result<Vec<u64>, &'static str> {
+        let mut rows = self.rows.write();
+        let mut by_val = self.by_val.write();
+        let mut seen = BTreeSet::new();
+        for row in &batch {
+            if rows.contains_key(&row.id) || !seen.insert(row.id) {
+                return Err("primary key taken");
+            }
+            if by_val.contains_key(&row.val) {
+                return Err("val taken");
+            }
+        }
+        let mut by_name = self.by_name.write();
+        let mut ids = Vec::with_capacity(batch.len());
+        for row in batch {
+            if by_val.insert(row.val, row.id).is_some() {
+                panic!("duplicate val inside one batch"); // never in this workload
+            }
+            by_name.insert((row.name.clone(), row.id));
+            ids.push(row.id);
+            rows.insert(row.id, row);
+        }
+        Ok(ids)
+    }
+    fn insert(&self, row: Row) -> Result<u64, &'static str> {
+        let mut rows = self.rows.write();
+        if rows.contains_key(&row.id) {
+            return Err("primary key taken");
+        }
+        let mut by_val = self.by_val.write();
+        if by_val.contains_key(&row.val) {
+            return Err("val taken");
+        }
+        by_val.insert(row.val, row.id);
+        self.by_name.write().insert((row.name.clone(), row.id));
+        let id = row.id;
+        rows.insert(id, row);
+        Ok(id)
+    }
+    fn update(&self, row: Row) -> Result<(), &'static str> {
+        let mut rows = self.rows.write();
+        let old = rows.get_mut(&row.id).ok_or("not found")?;
+        if old.val != row.val {
+            let mut by_val = self.by_val.write();
+            if by_val.contains_key(&row.val) {
+                return Err("val taken");
+            }
+            by_val.remove(&old.val);
+            by_val.insert(row.val, row.id);
+        }
+        if old.name != row.name {
+            let mut by_name = self.by_name.write();
+            by_name.remove(&(std::mem::take(&mut old.name), row.id));
+            by_name.insert((row.name.clone(), row.id));
+        }
+        *old = row;
+        Ok(())
+    }
+    fn delete(&self, id: u64) -> Result<(), &'static str> {
+        let mut rows = self.rows.write();
+        let row = rows.remove(&id).ok_or("not found")?;
+        self.by_val.write().remove(&row.val);
+        self.by_name.write().remove(&(row.name, id));
+        Ok(())
+    }
+}
+
+fn row(table: &Table, names: &[String], i: u64) -> Row {
+    Row {
+        id: table.next_pk(),
+        val: val_of(i),
+        name: names[(i % NAMES) as usize].clone(),
+        amount: amount_of(i),
+    }
+}
+
+fn main() {
+    let n = rows_arg();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let names: Arc<Vec<String>> = Arc::new((0..NAMES).map(|k| format!("name-{k:04}")).collect());
+    println!("system=btree rows={n}");
+
+    // 1. insert, 2. rss_per_row
+    let before = rss_bytes();
+    let table = Arc::new(Table::default());
+    let start = Instant::now();
+    let mut first = 0;
+    for i in 0..n {
+        let pk = table.insert(row(&table, &names, i)).expect("insert");
+        if i == 0 {
+            first = pk;
+        }
+        assert_eq!(pk, first + i, "autoincrement keys");
+    }
+    let elapsed = start.elapsed();
+    report("insert", elapsed, n);
+    println!(
+        "rss_per_row={:.1}",
+        (rss_bytes() as f64 - before as f64) / n as f64
+    );
+    assert_eq!(table.count() as u64, n);
+
+    // 3. select_pk
+    let ks = keys(1, n, n);
+    let (start, mut sum) = (Instant::now(), 0u64);
+    for &k in &ks {
+        sum = sum.wrapping_add(table.select(first + k).expect("select_pk").val);
+    }
+    report("select_pk", start.elapsed(), n);
+    assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+
+    // 4. select_unique
+    let ks = keys(2, n, n);
+    let (start, mut sum) = (Instant::now(), 0u64);
+    for &k in &ks {
+        sum = sum.wrapping_add(table.select_by_val(val_of(k)).expect("select_unique").id);
+    }
+    report("select_unique", start.elapsed(), n);
+    assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(first + k)));
+
+    // 5. select_pk_2threads
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (table, barrier, ks) = (table.clone(), barrier.clone(), keys(10 + t, n, n));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                let mut sum = 0u64;
+                for &k in &ks {
+                    sum =
+                        sum.wrapping_add(table.select(first + k).expect("select_pk_2threads").val);
+                }
+                let end = Instant::now();
+                assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+                (start, end)
+            })
+        })
+        .collect();
+    // Timed inside the threads: on 2 cores the main thread may run only after they finish.
+    let spans: Vec<(Instant, Instant)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    report("select_pk_2threads", end - start, 2 * n);
+
+    // 6. select_nonunique
+    let ks = keys(3, n / 100, NAMES);
+    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
+    for &k in &ks {
+        let rows = table.select_by_name(&names[k as usize]);
+        count += rows.len() as u64;
+        sum = rows
+            .iter()
+            .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
+    }
+    report("select_nonunique", start.elapsed(), ks.len() as u64);
+    let (mut want_count, mut want_sum) = (vec![0u64; NAMES as usize], vec![0u64; NAMES as usize]);
+    for i in 0..n {
+        want_count[(i % NAMES) as usize] += 1;
+        want_sum[(i % NAMES) as usize] =
+            want_sum[(i % NAMES) as usize].wrapping_add(amount_of(i) as u64);
+    }
+    assert_eq!(
+        count,
+        ks.iter().map(|&k| want_count[k as usize]).sum::<u64>()
+    );
+    assert_eq!(
+        sum,
+        ks.iter()
+            .fold(0u64, |s, &k| s.wrapping_add(want_sum[k as usize]))
+    );
+
+    // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
+    let span = ((1u64 << 62) / n) * 200;
+    let ks = keys(4, RANGE_QUERIES, (1u64 << 62) - span);
+    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
+    for &s in &ks {
+        let rows = table.select_val_range_desc(s..s + span, 100);
+        count += rows.len() as u64;
+        for (p, r) in rows.iter().enumerate() {
+            sum = sum.wrapping_add(r.val.wrapping_mul(p as u64 + 1));
+        }
+    }
+    report("select_range", start.elapsed(), RANGE_QUERIES);
+    let mut vals: Vec<u64> = (0..n).map(val_of).collect();
+    vals.sort_unstable();
+    let (mut want_count, mut want_sum) = (0u64, 0u64);
+    for &s in &ks {
+        let hi = vals.partition_point(|&v| v < s + span);
+        let lo = vals.partition_point(|&v| v < s).max(hi.saturating_sub(100));
+        want_count += (hi - lo) as u64;
+        for (p, &v) in vals[lo..hi].iter().rev().enumerate() {
+            want_sum = want_sum.wrapping_add(v.wrapping_mul(p as u64 + 1));
+        }
+    }
+    assert_eq!((count, sum), (want_count, want_sum), "select_range results");
+
+    // 8. update: full row, new amount and name, N random rows
+    let ks = keys(5, n, n);
+    let start = Instant::now();
+    for (j, &k) in ks.iter().enumerate() {
+        let j = j as u64;
+        let row = Row {
+            id: first + k,
+            val: val_of(k),
+            name: names[((k + j + 1) % NAMES) as usize].clone(),
+            amount: -(j as i64),
+        };
+        table.update(row).expect("update");
+    }
+    let elapsed = start.elapsed();
+    report("update", elapsed, n);
+    let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
+    for (j, &k) in ks.iter().enumerate() {
+        model[k as usize] = (-(j as i64), (k + j as u64 + 1) % NAMES);
+    }
+    for (i, &(amount, name)) in model.iter().enumerate() {
+        let row = table.select(first + i as u64).expect("updated row");
+        assert_eq!(
+            (row.amount, row.name.as_str()),
+            (amount, names[name as usize].as_str())
+        );
+    }
+
+    // 11. delete: N/2 distinct random rows
+    let mut order: Vec<u64> = (0..n).collect();
+    let mut rng = Rng(6);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    order.truncate((n / 2) as usize);
+    let start = Instant::now();
+    for &k in &order {
+        table.delete(first + k).expect("delete");
+    }
+    let elapsed = start.elapsed();
+    report("delete", elapsed, n / 2);
+    assert_eq!(table.count() as u64, n - n / 2);
+    assert!(order.iter().all(|&k| table.select(first + k).is_none()));
+    drop(table);
+
+    // 9. insert_64: 64 tasks, each with a clone of the handle, into a fresh table
+    let table = Arc::new(Table::default());
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (t, nm) = (table.clone(), names.clone());
+            rt.spawn(async move {
+                for i in (task..n).step_by(TASKS as usize) {
+                    t.insert(row(&t, &nm, i)).expect("insert_64");
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    report("insert_64", start.elapsed(), n);
+    assert_eq!(table.count() as u64, n);
+    assert!((0..n).step_by(97).all(|i| {
+        table
+            .select_by_val(val_of(i))
+            .is_some_and(|r| r.amount == amount_of(i))
+    }));
+    drop(table);
+
+    // 10. insert_many: fresh table, one write lock per batch of 1,000 rows
+    let table = Table::default();
+    let start = Instant::now();
+    for batch in (0..n).step_by(BATCH as usize) {
+        let rows: Vec<Row> = (batch..(batch + BATCH).min(n))
+            .map(|i| row(&table, &names, i))
+            .collect();
+        let len = rows.len();
+        assert_eq!(table.insert_many(rows).expect("insert_many").len(), len);
+    }
+    report("insert_many", start.elapsed(), n);
+    assert_eq!(table.count() as u64, n);
+    assert!((0..n).step_by(97).all(|i| {
+        table
+            .select_by_val(val_of(i))
+            .is_some_and(|r| r.amount == amount_of(i))
+    }));
+}

@@ -1,0 +1,333 @@
+//! The comparison workload on the `worktable` crate from crates.io, version 1.13.0 (the
+//! peer; see ../README.md), through its documented API with its default index backends.
+//!
+//! Measures, in one process, for a table of `--rows N` rows
+//! `{ id: u64 pk autoincrement, val: u64 unique, name: String indexed (1,000 names), amount: i64 }`:
+//! `insert` (one spawned task awaiting each), `rss_per_row`, `select_pk`, `select_unique`,
+//! `select_pk_2threads`, `select_nonunique`, `select_range` (`select_by_val_range`, its
+//! index range query), `update` (`replace`, its full-row update), `delete`, `insert_64`
+//! (64 tasks sharing an `Arc` of the table: it is not `Clone`) and `insert_many` (batches of
+//! 1,000). Async work runs in a spawned task on a 2-worker multi-thread tokio runtime; sync
+//! reads run on plain threads. Every result is checked (rows found, counts and checksums
+//! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
+//! and `rss_per_row=<bytes>`.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+use worktable::prelude::*;
+use worktable::worktable;
+
+worktable!(
+    name: Bench,
+    columns: {
+        id: u64 primary_key autoincrement,
+        val: u64,
+        name: String,
+        amount: i64,
+    },
+    indexes: {
+        val_idx: val unique,
+        name_idx: name,
+    },
+);
+
+// ---- the workload, identical in every program ----
+const NAMES: u64 = 1_000;
+const RANGE_QUERIES: u64 = 2_000;
+const BATCH: u64 = 1_000;
+const TASKS: u64 = 64;
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+fn val_of(i: u64) -> u64 {
+    i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1 << 62) - 1) // a bijection on [0, 2^62)
+}
+fn amount_of(i: u64) -> i64 {
+    i as i64 * 3 - 1_000
+}
+fn keys(seed: u64, count: u64, below: u64) -> Vec<u64> {
+    let mut rng = Rng(seed);
+    (0..count).map(|_| rng.below(below)).collect()
+}
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+fn report(op: &str, elapsed: Duration, ops: u64) {
+    println!("op={op} ns={:.1}", elapsed.as_nanos() as f64 / ops as f64);
+}
+fn rows_arg() -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--rows").expect("--rows N");
+    args[at + 1].parse().expect("--rows N")
+}
+// ----
+
+fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
+    BenchRow {
+        id: table.get_next_pk().into(),
+        val: val_of(i),
+        name: names[(i % NAMES) as usize].clone(),
+        amount: amount_of(i),
+    }
+}
+
+fn main() {
+    let n = rows_arg();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let names: Arc<Vec<String>> = Arc::new((0..NAMES).map(|k| format!("name-{k:04}")).collect());
+    println!("system=peer rows={n}");
+
+    // 1. insert, 2. rss_per_row
+    let before = rss_bytes();
+    let table = Arc::new(BenchWorkTable::default());
+    let (t, nm) = (table.clone(), names.clone());
+    let (elapsed, first) = rt
+        .block_on(rt.spawn(async move {
+            let start = Instant::now();
+            let mut first = 0;
+            for i in 0..n {
+                let pk = u64::from(t.insert(row(&t, &nm, i)).await.expect("insert"));
+                if i == 0 {
+                    first = pk;
+                }
+                assert_eq!(pk, first + i, "autoincrement keys");
+            }
+            (start.elapsed(), first)
+        }))
+        .unwrap();
+    report("insert", elapsed, n);
+    println!(
+        "rss_per_row={:.1}",
+        (rss_bytes() as f64 - before as f64) / n as f64
+    );
+    assert_eq!(table.count() as u64, n);
+
+    // 3. select_pk
+    let ks = keys(1, n, n);
+    let (start, mut sum) = (Instant::now(), 0u64);
+    for &k in &ks {
+        sum = sum.wrapping_add(table.select(first + k).expect("select_pk").val);
+    }
+    report("select_pk", start.elapsed(), n);
+    assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+
+    // 4. select_unique
+    let ks = keys(2, n, n);
+    let (start, mut sum) = (Instant::now(), 0u64);
+    for &k in &ks {
+        sum = sum.wrapping_add(table.select_by_val(val_of(k)).expect("select_unique").id);
+    }
+    report("select_unique", start.elapsed(), n);
+    assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(first + k)));
+
+    // 5. select_pk_2threads
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (table, barrier, ks) = (table.clone(), barrier.clone(), keys(10 + t, n, n));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                let mut sum = 0u64;
+                for &k in &ks {
+                    sum =
+                        sum.wrapping_add(table.select(first + k).expect("select_pk_2threads").val);
+                }
+                let end = Instant::now();
+                assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+                (start, end)
+            })
+        })
+        .collect();
+    // Timed inside the threads: on 2 cores the main thread may run only after they finish.
+    let spans: Vec<(Instant, Instant)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    report("select_pk_2threads", end - start, 2 * n);
+
+    // 6. select_nonunique
+    let ks = keys(3, n / 100, NAMES);
+    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
+    for &k in &ks {
+        let rows = table
+            .select_by_name(names[k as usize].clone())
+            .execute()
+            .expect("select_nonunique");
+        count += rows.len() as u64;
+        sum = rows
+            .iter()
+            .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
+    }
+    report("select_nonunique", start.elapsed(), ks.len() as u64);
+    let (mut want_count, mut want_sum) = (vec![0u64; NAMES as usize], vec![0u64; NAMES as usize]);
+    for i in 0..n {
+        want_count[(i % NAMES) as usize] += 1;
+        want_sum[(i % NAMES) as usize] =
+            want_sum[(i % NAMES) as usize].wrapping_add(amount_of(i) as u64);
+    }
+    assert_eq!(
+        count,
+        ks.iter().map(|&k| want_count[k as usize]).sum::<u64>()
+    );
+    assert_eq!(
+        sum,
+        ks.iter()
+            .fold(0u64, |s, &k| s.wrapping_add(want_sum[k as usize]))
+    );
+
+    // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
+    let span = ((1u64 << 62) / n) * 200;
+    let ks = keys(4, RANGE_QUERIES, (1u64 << 62) - span);
+    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
+    for &s in &ks {
+        let rows = table
+            .select_by_val_range(s..s + span)
+            .order_on(BenchRowFields::Val, Order::Desc)
+            .limit(100)
+            .execute()
+            .expect("select_range");
+        count += rows.len() as u64;
+        for (p, r) in rows.iter().enumerate() {
+            sum = sum.wrapping_add(r.val.wrapping_mul(p as u64 + 1));
+        }
+    }
+    report("select_range", start.elapsed(), RANGE_QUERIES);
+    let mut vals: Vec<u64> = (0..n).map(val_of).collect();
+    vals.sort_unstable();
+    let (mut want_count, mut want_sum) = (0u64, 0u64);
+    for &s in &ks {
+        let hi = vals.partition_point(|&v| v < s + span);
+        let lo = vals.partition_point(|&v| v < s).max(hi.saturating_sub(100));
+        want_count += (hi - lo) as u64;
+        for (p, &v) in vals[lo..hi].iter().rev().enumerate() {
+            want_sum = want_sum.wrapping_add(v.wrapping_mul(p as u64 + 1));
+        }
+    }
+    assert_eq!((count, sum), (want_count, want_sum), "select_range results");
+
+    // 8. update: full row, new amount and name, N random rows
+    let ks = keys(5, n, n);
+    let (t, nm, plan) = (table.clone(), names.clone(), ks.clone());
+    let elapsed = rt
+        .block_on(rt.spawn(async move {
+            let start = Instant::now();
+            for (j, &k) in plan.iter().enumerate() {
+                let j = j as u64;
+                let row = BenchRow {
+                    id: first + k,
+                    val: val_of(k),
+                    name: nm[((k + j + 1) % NAMES) as usize].clone(),
+                    amount: -(j as i64),
+                };
+                t.replace(row).await.expect("update");
+            }
+            start.elapsed()
+        }))
+        .unwrap();
+    report("update", elapsed, n);
+    let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
+    for (j, &k) in ks.iter().enumerate() {
+        model[k as usize] = (-(j as i64), (k + j as u64 + 1) % NAMES);
+    }
+    for (i, &(amount, name)) in model.iter().enumerate() {
+        let row = table.select(first + i as u64).expect("updated row");
+        assert_eq!(
+            (row.amount, row.name.as_str()),
+            (amount, names[name as usize].as_str())
+        );
+    }
+
+    // 11. delete: N/2 distinct random rows
+    let mut order: Vec<u64> = (0..n).collect();
+    let mut rng = Rng(6);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    order.truncate((n / 2) as usize);
+    let (t, plan) = (table.clone(), order.clone());
+    let elapsed = rt
+        .block_on(rt.spawn(async move {
+            let start = Instant::now();
+            for &k in &plan {
+                t.delete(first + k).await.expect("delete");
+            }
+            start.elapsed()
+        }))
+        .unwrap();
+    report("delete", elapsed, n / 2);
+    assert_eq!(table.count() as u64, n - n / 2);
+    assert!(order.iter().all(|&k| table.select(first + k).is_none()));
+    drop(table);
+
+    // 9. insert_64: 64 tasks, each with a clone of the handle, into a fresh table
+    let table = Arc::new(BenchWorkTable::default());
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (t, nm) = (table.clone(), names.clone());
+            rt.spawn(async move {
+                for i in (task..n).step_by(TASKS as usize) {
+                    t.insert(row(&t, &nm, i)).await.expect("insert_64");
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    report("insert_64", start.elapsed(), n);
+    assert_eq!(table.count() as u64, n);
+    assert!((0..n).step_by(97).all(|i| {
+        table
+            .select_by_val(val_of(i))
+            .is_some_and(|r| r.amount == amount_of(i))
+    }));
+    drop(table);
+
+    // 10. insert_many: fresh table, batches of 1,000 rows
+    insert_many(&rt, &names, n);
+}
+
+fn insert_many(rt: &tokio::runtime::Runtime, names: &Arc<Vec<String>>, n: u64) {
+    let table = Arc::new(BenchWorkTable::default());
+    let (t, nm) = (table.clone(), names.clone());
+    let elapsed = rt
+        .block_on(rt.spawn(async move {
+            let start = Instant::now();
+            for batch in (0..n).step_by(BATCH as usize) {
+                let rows: Vec<BenchRow> = (batch..(batch + BATCH).min(n))
+                    .map(|i| row(&t, &nm, i))
+                    .collect();
+                let len = rows.len();
+                let pks: Vec<BenchPrimaryKey> = t.insert_many(rows).await.expect("insert_many");
+                assert_eq!(pks.len(), len);
+            }
+            start.elapsed()
+        }))
+        .unwrap();
+    report("insert_many", elapsed, n);
+    assert_eq!(table.count() as u64, n);
+    assert!((0..n).step_by(97).all(|i| {
+        table
+            .select_by_val(val_of(i))
+            .is_some_and(|r| r.amount == amount_of(i))
+    }));
+}

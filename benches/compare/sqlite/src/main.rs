@@ -1,0 +1,378 @@
+//! The comparison workload on SQLite `:memory:` through rusqlite (bundled SQLite), with
+//! prepared statements. See ../README.md.
+//!
+//! Schema: `id INTEGER PRIMARY KEY` (the rowid, assigned by SQLite), `val` with a UNIQUE
+//! index, `name` with a non-unique index, `amount`. Measures, in one process, for `--rows N`
+//! rows: `insert` (a plain loop, autocommit: one transaction per row), `rss_per_row`,
+//! `select_pk`, `select_unique`, `select_pk_2threads` (one connection is not `Sync`: two
+//! threads share it behind a `parking_lot::Mutex`, each lookup taking the lock and its cached
+//! prepared statement), `select_nonunique`, `select_range` (`WHERE val >= ? AND val < ? ORDER
+//! BY val DESC LIMIT 100`), `update` (every column), `delete`, `insert_64` (64 tokio tasks on
+//! a 2-worker runtime sharing the connection behind the mutex) and `insert_many` (one
+//! transaction per batch of 1,000). Every result is checked (rows found, counts and checksums
+//! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
+//! and `rss_per_row=<bytes>`.
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, params};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+// ---- the workload, identical in every program ----
+const NAMES: u64 = 1_000;
+const RANGE_QUERIES: u64 = 2_000;
+const BATCH: u64 = 1_000;
+const TASKS: u64 = 64;
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+fn val_of(i: u64) -> u64 {
+    i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1 << 62) - 1) // a bijection on [0, 2^62)
+}
+fn amount_of(i: u64) -> i64 {
+    i as i64 * 3 - 1_000
+}
+fn keys(seed: u64, count: u64, below: u64) -> Vec<u64> {
+    let mut rng = Rng(seed);
+    (0..count).map(|_| rng.below(below)).collect()
+}
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+fn report(op: &str, elapsed: Duration, ops: u64) {
+    println!("op={op} ns={:.1}", elapsed.as_nanos() as f64 / ops as f64);
+}
+fn rows_arg() -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--rows").expect("--rows N");
+    args[at + 1].parse().expect("--rows N")
+}
+// ----
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Row {
+    id: u64,
+    val: u64,
+    name: String,
+    amount: i64,
+}
+
+const SCHEMA: &str = "CREATE TABLE bench (id INTEGER PRIMARY KEY, val INTEGER NOT NULL, \
+                      name TEXT NOT NULL, amount INTEGER NOT NULL);
+                      CREATE UNIQUE INDEX bench_val ON bench (val);
+                      CREATE INDEX bench_name ON bench (name);";
+const INSERT: &str = "INSERT INTO bench (val, name, amount) VALUES (?1, ?2, ?3)";
+const BY_ID: &str = "SELECT id, val, name, amount FROM bench WHERE id = ?1";
+const BY_VAL: &str = "SELECT id, val, name, amount FROM bench WHERE val = ?1";
+const BY_NAME: &str = "SELECT id, val, name, amount FROM bench WHERE name = ?1";
+const RANGE: &str = "SELECT id, val, name, amount FROM bench WHERE val >= ?1 AND val < ?2 ORDER BY val DESC LIMIT 100";
+const UPDATE: &str = "UPDATE bench SET val = ?2, name = ?3, amount = ?4 WHERE id = ?1";
+const DELETE: &str = "DELETE FROM bench WHERE id = ?1";
+
+fn open() -> Connection {
+    let conn = Connection::open_in_memory().expect("open :memory:");
+    conn.execute_batch(SCHEMA).expect("schema");
+    conn.set_prepared_statement_cache_capacity(32);
+    conn
+}
+fn to_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        val: r.get(1)?,
+        name: r.get(2)?,
+        amount: r.get(3)?,
+    })
+}
+fn count(conn: &Connection) -> u64 {
+    conn.query_row("SELECT count(*) FROM bench", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn main() {
+    let n = rows_arg();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let names: Arc<Vec<String>> = Arc::new((0..NAMES).map(|k| format!("name-{k:04}")).collect());
+    println!("system=sqlite rows={n}");
+
+    // 1. insert, 2. rss_per_row
+    let before = rss_bytes();
+    let shared = Arc::new(Mutex::new(open()));
+    let first = {
+        let conn = shared.lock();
+        let mut st = conn.prepare(INSERT).unwrap();
+        let start = Instant::now();
+        let mut first = 0;
+        for i in 0..n {
+            let pk = st
+                .insert(params![
+                    val_of(i),
+                    names[(i % NAMES) as usize],
+                    amount_of(i)
+                ])
+                .expect("insert") as u64;
+            if i == 0 {
+                first = pk;
+            }
+            assert_eq!(pk, first + i, "autoincrement keys");
+        }
+        report("insert", start.elapsed(), n);
+        drop(st);
+        println!(
+            "rss_per_row={:.1}",
+            (rss_bytes() as f64 - before as f64) / n as f64
+        );
+        assert_eq!(count(&conn), n);
+
+        // 3. select_pk
+        let ks = keys(1, n, n);
+        let mut st = conn.prepare(BY_ID).unwrap();
+        let (start, mut sum) = (Instant::now(), 0u64);
+        for &k in &ks {
+            sum = sum.wrapping_add(st.query_row([first + k], to_row).expect("select_pk").val);
+        }
+        report("select_pk", start.elapsed(), n);
+        assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+
+        // 4. select_unique
+        let ks = keys(2, n, n);
+        let mut st = conn.prepare(BY_VAL).unwrap();
+        let (start, mut sum) = (Instant::now(), 0u64);
+        for &k in &ks {
+            sum = sum.wrapping_add(st.query_row([val_of(k)], to_row).expect("select_unique").id);
+        }
+        report("select_unique", start.elapsed(), n);
+        assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(first + k)));
+        first
+    };
+
+    // 5. select_pk_2threads: the one connection behind its mutex
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (shared, barrier, ks) = (shared.clone(), barrier.clone(), keys(10 + t, n, n));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                let mut sum = 0u64;
+                for &k in &ks {
+                    let conn = shared.lock();
+                    let mut st = conn.prepare_cached(BY_ID).unwrap();
+                    sum = sum.wrapping_add(
+                        st.query_row([first + k], to_row)
+                            .expect("select_pk_2threads")
+                            .val,
+                    );
+                }
+                let end = Instant::now();
+                assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+                (start, end)
+            })
+        })
+        .collect();
+    // Timed inside the threads: on 2 cores the main thread may run only after they finish.
+    let spans: Vec<(Instant, Instant)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    report("select_pk_2threads", end - start, 2 * n);
+
+    {
+        // 6. select_nonunique
+        let conn = shared.lock();
+        let ks = keys(3, n / 100, NAMES);
+        let mut st = conn.prepare(BY_NAME).unwrap();
+        let (start, mut count_, mut sum) = (Instant::now(), 0u64, 0u64);
+        for &k in &ks {
+            let rows: Vec<Row> = st
+                .query_map([&names[k as usize]], to_row)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .expect("select_nonunique");
+            count_ += rows.len() as u64;
+            sum = rows
+                .iter()
+                .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
+        }
+        report("select_nonunique", start.elapsed(), ks.len() as u64);
+        let (mut want_count, mut want_sum) =
+            (vec![0u64; NAMES as usize], vec![0u64; NAMES as usize]);
+        for i in 0..n {
+            want_count[(i % NAMES) as usize] += 1;
+            want_sum[(i % NAMES) as usize] =
+                want_sum[(i % NAMES) as usize].wrapping_add(amount_of(i) as u64);
+        }
+        assert_eq!(
+            count_,
+            ks.iter().map(|&k| want_count[k as usize]).sum::<u64>()
+        );
+        assert_eq!(
+            sum,
+            ks.iter()
+                .fold(0u64, |s, &k| s.wrapping_add(want_sum[k as usize]))
+        );
+
+        // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
+        let span = ((1u64 << 62) / n) * 200;
+        let ks = keys(4, RANGE_QUERIES, (1u64 << 62) - span);
+        let mut st = conn.prepare(RANGE).unwrap();
+        let (start, mut count_, mut sum) = (Instant::now(), 0u64, 0u64);
+        for &s in &ks {
+            let rows: Vec<Row> = st
+                .query_map([s, s + span], to_row)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .expect("select_range");
+            count_ += rows.len() as u64;
+            for (p, r) in rows.iter().enumerate() {
+                sum = sum.wrapping_add(r.val.wrapping_mul(p as u64 + 1));
+            }
+        }
+        report("select_range", start.elapsed(), RANGE_QUERIES);
+        let mut vals: Vec<u64> = (0..n).map(val_of).collect();
+        vals.sort_unstable();
+        let (mut want_count, mut want_sum) = (0u64, 0u64);
+        for &s in &ks {
+            let hi = vals.partition_point(|&v| v < s + span);
+            let lo = vals.partition_point(|&v| v < s).max(hi.saturating_sub(100));
+            want_count += (hi - lo) as u64;
+            for (p, &v) in vals[lo..hi].iter().rev().enumerate() {
+                want_sum = want_sum.wrapping_add(v.wrapping_mul(p as u64 + 1));
+            }
+        }
+        assert_eq!(
+            (count_, sum),
+            (want_count, want_sum),
+            "select_range results"
+        );
+
+        // 8. update: every column, new amount and name, N random rows
+        let ks = keys(5, n, n);
+        let mut st = conn.prepare(UPDATE).unwrap();
+        let start = Instant::now();
+        for (j, &k) in ks.iter().enumerate() {
+            let j = j as u64;
+            let name = &names[((k + j + 1) % NAMES) as usize];
+            let changed = st
+                .execute(params![first + k, val_of(k), name, -(j as i64)])
+                .expect("update");
+            assert_eq!(changed, 1, "update found its row");
+        }
+        report("update", start.elapsed(), n);
+        let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
+        for (j, &k) in ks.iter().enumerate() {
+            model[k as usize] = (-(j as i64), (k + j as u64 + 1) % NAMES);
+        }
+        let mut by_id = conn.prepare(BY_ID).unwrap();
+        for (i, &(amount, name)) in model.iter().enumerate() {
+            let row = by_id
+                .query_row([first + i as u64], to_row)
+                .expect("updated row");
+            assert_eq!(
+                (row.amount, row.name.as_str()),
+                (amount, names[name as usize].as_str())
+            );
+        }
+
+        // 11. delete: N/2 distinct random rows
+        let mut order: Vec<u64> = (0..n).collect();
+        let mut rng = Rng(6);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        order.truncate((n / 2) as usize);
+        let mut st = conn.prepare(DELETE).unwrap();
+        let start = Instant::now();
+        for &k in &order {
+            assert_eq!(
+                st.execute([first + k]).expect("delete"),
+                1,
+                "delete found its row"
+            );
+        }
+        report("delete", start.elapsed(), n / 2);
+        assert_eq!(count(&conn), n - n / 2);
+        assert!(
+            order
+                .iter()
+                .all(|&k| by_id.query_row([first + k], to_row).is_err())
+        );
+    }
+    drop(shared);
+
+    // 9. insert_64: 64 tasks sharing a fresh connection behind its mutex
+    let shared = Arc::new(Mutex::new(open()));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (shared, nm) = (shared.clone(), names.clone());
+            rt.spawn(async move {
+                for i in (task..n).step_by(TASKS as usize) {
+                    let conn = shared.lock();
+                    let mut st = conn.prepare_cached(INSERT).unwrap();
+                    st.insert(params![val_of(i), nm[(i % NAMES) as usize], amount_of(i)])
+                        .expect("insert_64");
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    report("insert_64", start.elapsed(), n);
+    {
+        let conn = shared.lock();
+        assert_eq!(count(&conn), n);
+        let mut by_val = conn.prepare(BY_VAL).unwrap();
+        assert!((0..n).step_by(97).all(|i| {
+            by_val
+                .query_row([val_of(i)], to_row)
+                .is_ok_and(|r| r.amount == amount_of(i))
+        }));
+    }
+    drop(shared);
+
+    // 10. insert_many: fresh connection, one transaction per batch of 1,000 rows
+    let conn = open();
+    let start = Instant::now();
+    for batch in (0..n).step_by(BATCH as usize) {
+        let tx = conn.unchecked_transaction().unwrap();
+        {
+            let mut st = tx.prepare_cached(INSERT).unwrap();
+            for i in batch..(batch + BATCH).min(n) {
+                st.insert(params![
+                    val_of(i),
+                    names[(i % NAMES) as usize],
+                    amount_of(i)
+                ])
+                .expect("insert_many");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    report("insert_many", start.elapsed(), n);
+    assert_eq!(count(&conn), n);
+    let mut by_val = conn.prepare(BY_VAL).unwrap();
+    assert!((0..n).step_by(97).all(|i| {
+        by_val
+            .query_row([val_of(i)], to_row)
+            .is_ok_and(|r| r.amount == amount_of(i))
+    }));
+}
