@@ -19,6 +19,13 @@ pub use non_unique::NonUniqueIndex;
 pub use primary::PrimaryIndex;
 pub use unique::UniqueIndex;
 
+/// Entries per node of the ordered (`indexset`) sets. An insert shifts half a node on
+/// average; walking a range pays per node. Measured single-threaded on 200,000 entries
+/// (2 cores, medians of 3): `(String, u64)` inserts took 370, 300, 275 and 275 ns with
+/// nodes of 1024, 512, 256 and 128 entries, and one thousand-row range read 12, 12, 20
+/// and 87 µs; 512 takes most of the insert gain and none of the range loss.
+pub(crate) const ORDERED_NODE_SIZE: usize = 512;
+
 /// What an index key needs: a total order, hashing for point lookups, and `Debug` for
 /// the ordered structure.
 #[diagnostic::on_unimplemented(

@@ -15,7 +15,7 @@ pub struct NonUniqueIndex<V: IndexKey, P: IndexKey> {
 impl<V: IndexKey, P: IndexKey> Default for NonUniqueIndex<V, P> {
     fn default() -> Self {
         NonUniqueIndex {
-            order: BTreeSet::new(),
+            order: BTreeSet::with_maximum_node_size(super::ORDERED_NODE_SIZE),
         }
     }
 }

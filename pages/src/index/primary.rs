@@ -29,7 +29,7 @@ impl<K: IndexKey> Default for PrimaryIndex<K> {
         PrimaryIndex {
             cell_of: HashIndex::with_hasher(Hasher::default()),
             cells: LinkCells::default(),
-            order: BTreeSet::new(),
+            order: BTreeSet::with_maximum_node_size(super::ORDERED_NODE_SIZE),
             len: AtomicUsize::new(0),
         }
     }

@@ -19,7 +19,7 @@ impl<V: IndexKey, P: IndexKey> Default for UniqueIndex<V, P> {
     fn default() -> Self {
         UniqueIndex {
             owners: HashIndex::with_hasher(Hasher::default()),
-            order: BTreeSet::new(),
+            order: BTreeSet::with_maximum_node_size(super::ORDERED_NODE_SIZE),
         }
     }
 }
