@@ -88,6 +88,12 @@ async fn shutdown_finishes_accepted_writes_then_refuses_new_ones() {
         .shutdown()
         .await
         .expect("a second shutdown is harmless");
+    let late = table.subscribe();
+    assert_eq!(
+        late.recv().await,
+        Err(SubscriptionError::Closed),
+        "the feed has ended"
+    );
     assert_eq!(
         table.select_all().execute().expect("reads go on").len(),
         accepted

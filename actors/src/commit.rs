@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use kameo::Actor;
 use kameo::actor::{ActorRef, WeakActorRef};
-use kameo::error::Infallible;
+use kameo::error::{ActorStopReason, Infallible};
 use kameo::mailbox::{MailboxReceiver, Signal};
 use tokio::sync::mpsc::UnboundedReceiver;
 use worktable_pages::{Guard, Link};
@@ -54,6 +54,16 @@ impl<S: TableSchema> Actor for CommitActor<S> {
         mailbox: &mut MailboxReceiver<Self>,
     ) -> Result<Option<Signal<Self>>, Infallible> {
         next_signal(self, mailbox).await
+    }
+
+    async fn on_stop(
+        &mut self,
+        _: WeakActorRef<Self>,
+        _: ActorStopReason,
+    ) -> Result<(), Infallible> {
+        // Nothing commits any more: end the change feed, also for late subscribers.
+        self.feed.close(&self.store.feed);
+        Ok(())
     }
 }
 

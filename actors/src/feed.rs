@@ -107,7 +107,8 @@ impl<Pk, Row> Subscriber<Pk, Row> {
 
 /// Subscriptions waiting to be picked up by the commit point.
 pub(crate) struct FeedRegistry<Pk, Row> {
-    joining: Mutex<Vec<Subscriber<Pk, Row>>>,
+    /// `None` once the feed has ended: later subscriptions are closed at once.
+    joining: Mutex<Option<Vec<Subscriber<Pk, Row>>>>,
     has_joining: AtomicBool,
     capacity: usize,
 }
@@ -115,7 +116,7 @@ pub(crate) struct FeedRegistry<Pk, Row> {
 impl<Pk, Row> FeedRegistry<Pk, Row> {
     pub(crate) fn new(capacity: usize) -> Self {
         FeedRegistry {
-            joining: Mutex::new(Vec::new()),
+            joining: Mutex::new(Some(Vec::new())),
             has_joining: AtomicBool::new(false),
             capacity: capacity.max(1),
         }
@@ -125,11 +126,13 @@ impl<Pk, Row> FeedRegistry<Pk, Row> {
     /// next picks it up, which is before any write that starts after this call.
     pub(crate) fn subscribe(&self) -> Subscription<Pk, Row> {
         let (tx, rx) = flume::bounded(self.capacity);
-        self.joining.lock().push(Subscriber {
-            tx,
-            missed_from: None,
-        });
-        self.has_joining.store(true, Ordering::Release);
+        if let Some(joining) = self.joining.lock().as_mut() {
+            joining.push(Subscriber {
+                tx,
+                missed_from: None,
+            });
+            self.has_joining.store(true, Ordering::Release);
+        }
         Subscription { rx }
     }
 }
@@ -149,13 +152,22 @@ impl<Pk: Clone, Row: Clone> FeedPublisher<Pk, Row> {
     /// Takes in subscriptions made since the last call.
     pub(crate) fn admit(&mut self, registry: &FeedRegistry<Pk, Row>) {
         if registry.has_joining.swap(false, Ordering::Acquire) {
-            self.subscribers.append(&mut registry.joining.lock());
+            if let Some(joining) = registry.joining.lock().as_mut() {
+                self.subscribers.append(joining);
+            }
         }
     }
 
     /// Whether anybody listens; when not, callers skip building operations.
     pub(crate) fn is_listened(&self) -> bool {
         !self.subscribers.is_empty()
+    }
+
+    /// Ends every subscription, present and future: each receives what it has
+    /// buffered, then `Closed`.
+    pub(crate) fn close(&mut self, registry: &FeedRegistry<Pk, Row>) {
+        self.subscribers.clear();
+        *registry.joining.lock() = None;
     }
 
     /// Hands `op` to every subscriber, dropping the ones that went away.
