@@ -13,7 +13,7 @@
 //! and `rss_per_row=<bytes>`.
 
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use worktable::prelude::*;
 use worktable::worktable;
 
@@ -31,48 +31,7 @@ worktable!(
     },
 );
 
-// ---- the workload, identical in every program ----
-const NAMES: u64 = 1_000;
-const RANGE_QUERIES: u64 = 2_000;
-const BATCH: u64 = 1_000;
-const TASKS: u64 = 64;
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-fn val_of(i: u64) -> u64 {
-    i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1 << 62) - 1) // a bijection on [0, 2^62)
-}
-fn amount_of(i: u64) -> i64 {
-    i as i64 * 3 - 1_000
-}
-fn keys(seed: u64, count: u64, below: u64) -> Vec<u64> {
-    let mut rng = Rng(seed);
-    (0..count).map(|_| rng.below(below)).collect()
-}
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
-}
-fn report(op: &str, elapsed: Duration, ops: u64) {
-    println!("op={op} ns={:.1}", elapsed.as_nanos() as f64 / ops as f64);
-}
-fn rows_arg() -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == "--rows").expect("--rows N");
-    args[at + 1].parse().expect("--rows N")
-}
-// ----
+use workload::*;
 
 fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
     BenchRow {

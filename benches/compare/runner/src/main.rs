@@ -347,7 +347,7 @@ fn main() {
     }
     println!();
     println!(
-        "## Resident bytes per row after loading (statm RSS after inserting N rows minus before creating the table, / N)"
+        "## Resident bytes per row after loading (VmRSS after inserting N rows minus before creating the table, / N)"
     );
     let mut line = format!("{:<20}", "rss_per_row");
     for s in &args.only {
