@@ -11,6 +11,15 @@
 //! the change feed, and answers the caller. Actors receive work on unbounded tokio
 //! channels, a batch per wake-up; their kameo mailboxes carry only control signals.
 //!
+//! Every write to a row goes through its shard, so the shard is where a row's writes are
+//! ordered. Changes computed from the current version (in-place and partial updates,
+//! conditional deletes) read the committed row; before reading a row it still has in
+//! flight, the shard waits until the commit actor has applied that batch
+//! (`progress.rs`). Multi-row writes (insert batches, updates by a non-unique index) have
+//! each shard write its rows unpublished, then commit the set in one step, all or
+//! nothing; multi-row updates reserve their rows in the shards until they are done
+//! (`handle/multi_row.rs`).
+//!
 //! # Read path
 //!
 //! Reads never await and never message an actor: pin an epoch guard, look the key up in
