@@ -33,7 +33,13 @@ enum Item<Pk, Row> {
     Lagged { first: u64, last: u64 },
 }
 
-/// A receiver of a table's committed operations; see the [module docs](self).
+/// A receiver of a table's committed operations, in sequence order.
+///
+/// It buffers up to `feed_capacity` operations. Writers never wait for it: when the
+/// buffer is full, the operations that do not fit are dropped for this subscription
+/// only, and the next receive reports [`SubscriptionError::Lagged`] with the sequence
+/// numbers missed before going on with the operations after them. Once the table has
+/// shut down (or its last handle is dropped), it yields what it holds, then `Closed`.
 pub struct Subscription<Pk, Row> {
     rx: flume::Receiver<Item<Pk, Row>>,
 }
