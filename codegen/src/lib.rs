@@ -1,5 +1,5 @@
-//! The `worktable!` macro: parse ([`ast`]) → checked model ([`check`] builds [`model`],
-//! reporting every mistake at its token) → code ([`generate`]).
+//! The `worktable!` macro: parse (`ast`) → checked model (`check` builds `model`,
+//! reporting every mistake at its token) → code (`generate`).
 //!
 //! Use it through the `worktable` crate, which re-exports it; the generated code names
 //! only `::worktable::…` paths.
