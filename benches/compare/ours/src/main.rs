@@ -9,7 +9,7 @@
 //! Every result is checked (rows found, counts and checksums match) so a broken run panics
 //! instead of looking fast. Prints `op=<name> ns=<ns per op>` and `rss_per_row=<bytes>`.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::Instant;
 use worktable::prelude::*;
 
@@ -45,7 +45,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let names: Arc<Vec<String>> = Arc::new((0..NAMES).map(|k| format!("name-{k:04}")).collect());
+    let names = Arc::new(names());
     println!("system=ours rows={n}");
 
     // 1. insert, 2. rss_per_row
@@ -80,7 +80,7 @@ fn main() {
         sum = sum.wrapping_add(table.select(first + k).expect("select_pk").val);
     }
     report("select_pk", start.elapsed(), n);
-    assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+    assert_eq!(sum, val_sum(&ks));
 
     // 4. select_unique
     let ks = keys(2, n, n);
@@ -89,35 +89,17 @@ fn main() {
         sum = sum.wrapping_add(table.select_by_val(val_of(k)).expect("select_unique").id);
     }
     report("select_unique", start.elapsed(), n);
-    assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(first + k)));
+    assert_eq!(sum, id_sum(first, &ks));
 
     // 5. select_pk_2threads
-    let barrier = Arc::new(Barrier::new(2));
-    let threads: Vec<_> = (0..2u64)
-        .map(|t| {
-            let (table, barrier, ks) = (table.clone(), barrier.clone(), keys(10 + t, n, n));
-            std::thread::spawn(move || {
-                barrier.wait();
-                let start = Instant::now();
-                let mut sum = 0u64;
-                for &k in &ks {
-                    sum =
-                        sum.wrapping_add(table.select(first + k).expect("select_pk_2threads").val);
-                }
-                let end = Instant::now();
-                assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
-                (start, end)
-            })
-        })
-        .collect();
-    // Timed inside the threads: on 2 cores the main thread may run only after they finish.
-    let spans: Vec<(Instant, Instant)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let start = spans.iter().map(|s| s.0).min().unwrap();
-    let end = spans.iter().map(|s| s.1).max().unwrap();
-    report("select_pk_2threads", end - start, 2 * n);
+    let lookup = {
+        let table = table.clone();
+        move |k| table.select(first + k).expect("select_pk_2threads").val
+    };
+    two_threads(n, lookup);
 
     // 6. select_nonunique
-    let ks = keys(3, n / 100, NAMES);
+    let ks = nonunique_keys(n);
     let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
     for &k in &ks {
         let rows = table
@@ -130,25 +112,11 @@ fn main() {
             .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
     }
     report("select_nonunique", start.elapsed(), ks.len() as u64);
-    let (mut want_count, mut want_sum) = (vec![0u64; NAMES as usize], vec![0u64; NAMES as usize]);
-    for i in 0..n {
-        want_count[(i % NAMES) as usize] += 1;
-        want_sum[(i % NAMES) as usize] =
-            want_sum[(i % NAMES) as usize].wrapping_add(amount_of(i) as u64);
-    }
-    assert_eq!(
-        count,
-        ks.iter().map(|&k| want_count[k as usize]).sum::<u64>()
-    );
-    assert_eq!(
-        sum,
-        ks.iter()
-            .fold(0u64, |s, &k| s.wrapping_add(want_sum[k as usize]))
-    );
+    assert_eq!((count, sum), nonunique_expected(n, &ks));
 
     // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-    let span = ((1u64 << 62) / n) * 200;
-    let ks = keys(4, RANGE_QUERIES, (1u64 << 62) - span);
+    let span = range_span(n);
+    let ks = range_starts(n);
     let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
     for &s in &ks {
         let rows = table
@@ -164,21 +132,10 @@ fn main() {
         }
     }
     report("select_range", start.elapsed(), RANGE_QUERIES);
-    let mut vals: Vec<u64> = (0..n).map(val_of).collect();
-    vals.sort_unstable();
-    let (mut want_count, mut want_sum) = (0u64, 0u64);
-    for &s in &ks {
-        let hi = vals.partition_point(|&v| v < s + span);
-        let lo = vals.partition_point(|&v| v < s).max(hi.saturating_sub(100));
-        want_count += (hi - lo) as u64;
-        for (p, &v) in vals[lo..hi].iter().rev().enumerate() {
-            want_sum = want_sum.wrapping_add(v.wrapping_mul(p as u64 + 1));
-        }
-    }
-    assert_eq!((count, sum), (want_count, want_sum), "select_range results");
+    assert_eq!((count, sum), range_expected(n, &ks), "select_range results");
 
     // 8. update: full row, new amount and name, N random rows
-    let ks = keys(5, n, n);
+    let ks = update_keys(n);
     let (t, nm, plan) = (table.clone(), names.clone(), ks.clone());
     let elapsed = rt
         .block_on(rt.spawn(async move {
@@ -197,10 +154,7 @@ fn main() {
         }))
         .unwrap();
     report("update", elapsed, n);
-    let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
-    for (j, &k) in ks.iter().enumerate() {
-        model[k as usize] = (-(j as i64), (k + j as u64 + 1) % NAMES);
-    }
+    let model = update_model(n, &ks);
     for (i, &(amount, name)) in model.iter().enumerate() {
         let row = table.select(first + i as u64).expect("updated row");
         assert_eq!(
@@ -210,12 +164,7 @@ fn main() {
     }
 
     // 11. delete: N/2 distinct random rows
-    let mut order: Vec<u64> = (0..n).collect();
-    let mut rng = Rng(6);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-    order.truncate((n / 2) as usize);
+    let order = delete_order(n);
     let (t, plan) = (table.clone(), order.clone());
     let elapsed = rt
         .block_on(rt.spawn(async move {
@@ -264,7 +213,6 @@ fn main() {
     insert_many(&rt, &names, n);
 }
 
-#[cfg(feature = "insert-many")]
 fn insert_many(rt: &tokio::runtime::Runtime, names: &Arc<Vec<String>>, n: u64) {
     let table = BenchWorkTable::default();
     let (t, nm) = (table.clone(), names.clone());
@@ -290,9 +238,4 @@ fn insert_many(rt: &tokio::runtime::Runtime, names: &Arc<Vec<String>>, n: u64) {
             .is_some_and(|r| r.amount == amount_of(i))
     }));
     rt.block_on(table.shutdown()).expect("shutdown");
-}
-
-#[cfg(not(feature = "insert-many"))]
-fn insert_many(_: &tokio::runtime::Runtime, _: &Arc<Vec<String>>, _: u64) {
-    println!("skip op=insert_many reason=not-built-(our-crate-has-no-insert_many-yet)");
 }

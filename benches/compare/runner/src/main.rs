@@ -120,39 +120,27 @@ fn cpu_model() -> String {
 
 /// One `cargo build --release` of all four programs, whatever `--only` says, so a program is
 /// always the same binary (built together, their dependencies' features are unified; built
-/// apart, they would differ). Ours is built with its `insert-many` feature; if that fails
-/// (our crate has no `insert_many` yet), without it.
+/// apart, they would differ).
 fn build(cargo: &str, ws: &Path, target: &Path) {
-    let run = |features: bool| {
-        let mut cmd = Command::new(cargo);
-        cmd.arg("build")
-            .arg("--release")
-            .arg("--manifest-path")
-            .arg(ws.join("Cargo.toml"));
-        cmd.arg("--target-dir").arg(target);
-        for s in SYSTEMS {
-            cmd.args(["-p", s]);
-        }
-        if features {
-            cmd.args(["--features", "ours/insert-many"]);
-        }
-        cmd.stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if run(true) {
-        return;
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--manifest-path")
+        .arg(ws.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target);
+    for s in SYSTEMS {
+        cmd.args(["-p", s]);
     }
-    eprintln!(
-        "runner: the build with `ours/insert-many` failed; building ours without insert_many"
-    );
-    if run(false) {
-        return;
+    let built = cmd
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        eprintln!("runner: the build failed");
+        std::process::exit(1);
     }
-    eprintln!("runner: the build failed");
-    std::process::exit(1);
 }
 
 type Results = BTreeMap<&'static str, BTreeMap<String, Vec<f64>>>;

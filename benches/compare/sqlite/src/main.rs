@@ -15,7 +15,7 @@
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, params};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::Instant;
 
 use workload::*;
@@ -67,7 +67,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let names: Arc<Vec<String>> = Arc::new((0..NAMES).map(|k| format!("name-{k:04}")).collect());
+    let names = Arc::new(names());
     println!("system=sqlite rows={n}");
 
     // 1. insert, 2. rss_per_row
@@ -107,7 +107,7 @@ fn main() {
             sum = sum.wrapping_add(st.query_row([first + k], to_row).expect("select_pk").val);
         }
         report("select_pk", start.elapsed(), n);
-        assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
+        assert_eq!(sum, val_sum(&ks));
 
         // 4. select_unique
         let ks = keys(2, n, n);
@@ -117,44 +117,27 @@ fn main() {
             sum = sum.wrapping_add(st.query_row([val_of(k)], to_row).expect("select_unique").id);
         }
         report("select_unique", start.elapsed(), n);
-        assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(first + k)));
+        assert_eq!(sum, id_sum(first, &ks));
         first
     };
 
     // 5. select_pk_2threads: the one connection behind its mutex
-    let barrier = Arc::new(Barrier::new(2));
-    let threads: Vec<_> = (0..2u64)
-        .map(|t| {
-            let (shared, barrier, ks) = (shared.clone(), barrier.clone(), keys(10 + t, n, n));
-            std::thread::spawn(move || {
-                barrier.wait();
-                let start = Instant::now();
-                let mut sum = 0u64;
-                for &k in &ks {
-                    let conn = shared.lock();
-                    let mut st = conn.prepare_cached(BY_ID).unwrap();
-                    sum = sum.wrapping_add(
-                        st.query_row([first + k], to_row)
-                            .expect("select_pk_2threads")
-                            .val,
-                    );
-                }
-                let end = Instant::now();
-                assert_eq!(sum, ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k))));
-                (start, end)
-            })
-        })
-        .collect();
-    // Timed inside the threads: on 2 cores the main thread may run only after they finish.
-    let spans: Vec<(Instant, Instant)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let start = spans.iter().map(|s| s.0).min().unwrap();
-    let end = spans.iter().map(|s| s.1).max().unwrap();
-    report("select_pk_2threads", end - start, 2 * n);
+    let lookup = {
+        let shared = shared.clone();
+        move |k| {
+            let conn = shared.lock();
+            let mut st = conn.prepare_cached(BY_ID).unwrap();
+            st.query_row([first + k], to_row)
+                .expect("select_pk_2threads")
+                .val
+        }
+    };
+    two_threads(n, lookup);
 
     {
         // 6. select_nonunique
         let conn = shared.lock();
-        let ks = keys(3, n / 100, NAMES);
+        let ks = nonunique_keys(n);
         let mut st = conn.prepare(BY_NAME).unwrap();
         let (start, mut count_, mut sum) = (Instant::now(), 0u64, 0u64);
         for &k in &ks {
@@ -169,26 +152,11 @@ fn main() {
                 .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
         }
         report("select_nonunique", start.elapsed(), ks.len() as u64);
-        let (mut want_count, mut want_sum) =
-            (vec![0u64; NAMES as usize], vec![0u64; NAMES as usize]);
-        for i in 0..n {
-            want_count[(i % NAMES) as usize] += 1;
-            want_sum[(i % NAMES) as usize] =
-                want_sum[(i % NAMES) as usize].wrapping_add(amount_of(i) as u64);
-        }
-        assert_eq!(
-            count_,
-            ks.iter().map(|&k| want_count[k as usize]).sum::<u64>()
-        );
-        assert_eq!(
-            sum,
-            ks.iter()
-                .fold(0u64, |s, &k| s.wrapping_add(want_sum[k as usize]))
-        );
+        assert_eq!((count_, sum), nonunique_expected(n, &ks));
 
         // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-        let span = ((1u64 << 62) / n) * 200;
-        let ks = keys(4, RANGE_QUERIES, (1u64 << 62) - span);
+        let span = range_span(n);
+        let ks = range_starts(n);
         let mut st = conn.prepare(RANGE).unwrap();
         let (start, mut count_, mut sum) = (Instant::now(), 0u64, 0u64);
         for &s in &ks {
@@ -203,25 +171,14 @@ fn main() {
             }
         }
         report("select_range", start.elapsed(), RANGE_QUERIES);
-        let mut vals: Vec<u64> = (0..n).map(val_of).collect();
-        vals.sort_unstable();
-        let (mut want_count, mut want_sum) = (0u64, 0u64);
-        for &s in &ks {
-            let hi = vals.partition_point(|&v| v < s + span);
-            let lo = vals.partition_point(|&v| v < s).max(hi.saturating_sub(100));
-            want_count += (hi - lo) as u64;
-            for (p, &v) in vals[lo..hi].iter().rev().enumerate() {
-                want_sum = want_sum.wrapping_add(v.wrapping_mul(p as u64 + 1));
-            }
-        }
         assert_eq!(
             (count_, sum),
-            (want_count, want_sum),
+            range_expected(n, &ks),
             "select_range results"
         );
 
         // 8. update: every column, new amount and name, N random rows
-        let ks = keys(5, n, n);
+        let ks = update_keys(n);
         let mut st = conn.prepare(UPDATE).unwrap();
         let start = Instant::now();
         for (j, &k) in ks.iter().enumerate() {
@@ -233,10 +190,7 @@ fn main() {
             assert_eq!(changed, 1, "update found its row");
         }
         report("update", start.elapsed(), n);
-        let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
-        for (j, &k) in ks.iter().enumerate() {
-            model[k as usize] = (-(j as i64), (k + j as u64 + 1) % NAMES);
-        }
+        let model = update_model(n, &ks);
         let mut by_id = conn.prepare(BY_ID).unwrap();
         for (i, &(amount, name)) in model.iter().enumerate() {
             let row = by_id
@@ -249,12 +203,7 @@ fn main() {
         }
 
         // 11. delete: N/2 distinct random rows
-        let mut order: Vec<u64> = (0..n).collect();
-        let mut rng = Rng(6);
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        order.truncate((n / 2) as usize);
+        let order = delete_order(n);
         let mut st = conn.prepare(DELETE).unwrap();
         let start = Instant::now();
         for &k in &order {

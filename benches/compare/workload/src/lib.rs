@@ -54,3 +54,127 @@ pub fn rows_arg() -> u64 {
     let at = args.iter().position(|a| a == "--rows").expect("--rows N");
     args[at + 1].parse().expect("--rows N")
 }
+
+/// The distinct values of the `name` column.
+pub fn names() -> Vec<String> {
+    (0..NAMES).map(|k| format!("name-{k:04}")).collect()
+}
+
+/// What lookups of rows `ks` by key must sum to, adding up their `val`s.
+pub fn val_sum(ks: &[u64]) -> u64 {
+    ks.iter().fold(0u64, |s, &k| s.wrapping_add(val_of(k)))
+}
+
+/// What lookups of rows `ks` by `val` must sum to, adding up their keys (`first + k`).
+pub fn id_sum(first: u64, ks: &[u64]) -> u64 {
+    ks.iter().fold(0u64, |s, &k| s.wrapping_add(first + k))
+}
+
+/// Runs `select_pk_2threads`: two threads look up `n` random rows each through `lookup`
+/// (which returns the row's `val`), checked, timed inside the threads (on 2 cores the
+/// main thread may run only after they finish), and reported as one aggregate.
+pub fn two_threads<F>(n: u64, lookup: F)
+where
+    F: Fn(u64) -> u64 + Clone + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (lookup, barrier, ks) = (lookup.clone(), barrier.clone(), keys(10 + t, n, n));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = std::time::Instant::now();
+                let sum = ks.iter().fold(0u64, |s, &k| s.wrapping_add(lookup(k)));
+                let end = std::time::Instant::now();
+                assert_eq!(sum, val_sum(&ks), "select_pk_2threads results");
+                (start, end)
+            })
+        })
+        .collect();
+    let spans: Vec<_> = threads
+        .into_iter()
+        .map(|t| t.join().expect("reader thread"))
+        .collect();
+    let start = spans.iter().map(|s| s.0).min().expect("two threads");
+    let end = spans.iter().map(|s| s.1).max().expect("two threads");
+    report("select_pk_2threads", end - start, 2 * n);
+}
+
+/// The names looked up by `select_nonunique`.
+pub fn nonunique_keys(n: u64) -> Vec<u64> {
+    keys(3, n / 100, NAMES)
+}
+
+/// What `select_nonunique` over names `ks` must return: rows counted, `amount`s summed.
+pub fn nonunique_expected(n: u64, ks: &[u64]) -> (u64, u64) {
+    let (mut count, mut sum) = (vec![0u64; NAMES as usize], vec![0u64; NAMES as usize]);
+    for i in 0..n {
+        let name = (i % NAMES) as usize;
+        count[name] += 1;
+        sum[name] = sum[name].wrapping_add(amount_of(i) as u64);
+    }
+    let total = ks.iter().map(|&k| count[k as usize]).sum();
+    (
+        total,
+        ks.iter()
+            .fold(0u64, |s, &k| s.wrapping_add(sum[k as usize])),
+    )
+}
+
+/// The width of a `select_range` query on `val`: about 200 rows.
+pub fn range_span(n: u64) -> u64 {
+    ((1u64 << 62) / n) * 200
+}
+
+/// The start of each `select_range` query: `val` in `start..start + range_span(n)`.
+pub fn range_starts(n: u64) -> Vec<u64> {
+    keys(4, RANGE_QUERIES, (1u64 << 62) - range_span(n))
+}
+
+/// What `select_range` must return over `starts`: rows counted, and each row's `val`
+/// times its position (1-based, `val` descending, at most 100) summed.
+pub fn range_expected(n: u64, starts: &[u64]) -> (u64, u64) {
+    let span = range_span(n);
+    let mut vals: Vec<u64> = (0..n).map(val_of).collect();
+    vals.sort_unstable();
+    let (mut count, mut sum) = (0u64, 0u64);
+    for &s in starts {
+        let hi = vals.partition_point(|&v| v < s + span);
+        let lo = vals.partition_point(|&v| v < s).max(hi.saturating_sub(100));
+        count += (hi - lo) as u64;
+        for (p, &v) in vals[lo..hi].iter().rev().enumerate() {
+            sum = sum.wrapping_add(v.wrapping_mul(p as u64 + 1));
+        }
+    }
+    (count, sum)
+}
+
+/// The rows `update` rewrites.
+pub fn update_keys(n: u64) -> Vec<u64> {
+    keys(5, n, n)
+}
+
+/// The `(amount, name index)` that update number `j`, of row `k`, writes.
+pub fn updated(k: u64, j: u64) -> (i64, u64) {
+    (-(j as i64), (k + j + 1) % NAMES)
+}
+
+/// Every row's `(amount, name index)` after the updates of rows `ks`.
+pub fn update_model(n: u64, ks: &[u64]) -> Vec<(i64, u64)> {
+    let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
+    for (j, &k) in ks.iter().enumerate() {
+        model[k as usize] = updated(k, j as u64);
+    }
+    model
+}
+
+/// The N/2 distinct rows `delete` removes, in random order.
+pub fn delete_order(n: u64) -> Vec<u64> {
+    let mut order: Vec<u64> = (0..n).collect();
+    let mut rng = Rng(6);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    order.truncate((n / 2) as usize);
+    order
+}
