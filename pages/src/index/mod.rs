@@ -2,15 +2,20 @@
 //!
 //! Every index is written by one thread at a time (the table's commit point) and read
 //! concurrently by anyone. Point lookups of the primary key and of unique indexes go
-//! through a lock-free hash index (`scc::HashIndex`); ranges and order go through an
-//! ordered `indexset` set. Secondary indexes map a value to primary keys, so an update
-//! that leaves an indexed value alone does not touch that index.
+//! through a lock-free hash index (`scc::HashIndex`). Order is kept per kind of index by
+//! what measured best for it: primary keys in an `scc::TreeIndex` (they are mostly
+//! appended), unique values in an `indexset` set of `(value, key)` entries, and
+//! non-unique values in an `scc::TreeIndex` of values, each holding the keys of its rows.
+//! Secondary indexes map a value to primary keys, so an update that leaves an indexed
+//! value alone does not touch that index.
 
 mod bounds;
 pub(crate) mod cell;
 mod entry;
 mod non_unique;
+mod postings;
 mod primary;
+mod tree;
 mod unique;
 
 pub use bounds::{KeyRange, is_empty_range};
@@ -19,7 +24,7 @@ pub use non_unique::NonUniqueIndex;
 pub use primary::PrimaryIndex;
 pub use unique::UniqueIndex;
 
-/// Entries per node of the ordered (`indexset`) sets. An insert shifts half a node on
+/// Entries per node of the unique indexes' ordered (`indexset`) sets. An insert shifts half a node on
 /// average; walking a range pays per node. Measured single-threaded on 200,000 entries
 /// (2 cores, medians of 3): `(String, u64)` inserts took 370, 300, 275 and 275 ns with
 /// nodes of 1024, 512, 256 and 128 entries, and one thousand-row range read 12, 12, 20

@@ -1,21 +1,29 @@
 //! A non-unique secondary index: any number of rows may share a value.
 
-use std::ops::Bound;
+use std::sync::Arc;
 
-use indexset::concurrent::set::BTreeSet;
+use scc::{Guard, TreeIndex};
 
-use super::unique::ordered_keys;
-use super::{IndexEntry, IndexKey, KeyRange};
+use super::postings::Postings;
+use super::{IndexKey, KeyRange, tree};
 
-/// Entries `(value, primary key)` in order; rows sharing a value sort by primary key.
+/// Each value once, in order, with the primary keys of its rows in key order.
+///
+/// Storing a value once for all its rows, rather than once per row in an ordered set of
+/// `(value, key)` pairs, is what keeps a low-cardinality column cheap: measured on
+/// 200,000 rows with 1,000 distinct nine-byte names (2 cores, medians of 3), the pair set
+/// took 84 bytes and ~300 ns per insert (half of it shifting and comparing strings inside
+/// a 512-entry node), this index ~20 bytes and ~150 ns. Values go in an `scc::TreeIndex`,
+/// which keeps a value's entry in place across node splits only as a bitwise move, so the
+/// keys of a value live behind an `Arc` that every copy of the entry shares.
 pub struct NonUniqueIndex<V: IndexKey, P: IndexKey> {
-    order: BTreeSet<IndexEntry<V, P>>,
+    values: TreeIndex<V, Arc<Postings<P>>>,
 }
 
 impl<V: IndexKey, P: IndexKey> Default for NonUniqueIndex<V, P> {
     fn default() -> Self {
         NonUniqueIndex {
-            order: BTreeSet::with_maximum_node_size(super::ORDERED_NODE_SIZE),
+            values: TreeIndex::new(),
         }
     }
 }
@@ -23,38 +31,67 @@ impl<V: IndexKey, P: IndexKey> Default for NonUniqueIndex<V, P> {
 impl<V: IndexKey, P: IndexKey> NonUniqueIndex<V, P> {
     /// Records that row `pk` holds `value`. Writer only.
     pub fn insert(&self, value: V, pk: P) {
-        self.order.insert(IndexEntry::new(value, pk));
+        let known = self
+            .values
+            .peek_with(&value, |_, postings| Arc::clone(postings));
+        match known {
+            Some(postings) => postings.insert(pk),
+            None => {
+                // One writer: nothing else can have added `value` since the lookup.
+                let _ = self.values.insert_sync(value, Arc::new(Postings::new(pk)));
+            }
+        }
     }
 
     /// Forgets that row `pk` holds `value`. Writer only.
     pub fn remove(&self, value: &V, pk: &P) {
-        self.order
-            .remove(&IndexEntry::new(value.clone(), pk.clone()));
+        let Some(postings) = self
+            .values
+            .peek_with(value, |_, postings| Arc::clone(postings))
+        else {
+            return;
+        };
+        if postings.remove(pk) == 0 {
+            self.values.remove_sync(value);
+        }
     }
 
     /// Primary keys of the rows whose value is in `range`, in value order, at most `limit`.
     pub fn keys_in(&self, range: KeyRange<V>, limit: usize) -> Vec<P> {
-        ordered_keys(&self.order, range, limit, false)
+        self.collect(range, limit, false)
     }
 
     /// Primary keys of the rows holding `value`, in key order.
     pub fn keys_eq(&self, value: &V) -> Vec<P> {
-        let range = (
-            Bound::Included(value.clone()),
-            Bound::Included(value.clone()),
-        );
-        ordered_keys(&self.order, range, usize::MAX, false)
+        let mut keys = Vec::new();
+        let guard = Guard::new();
+        if let Some(postings) = self.values.peek(value, &guard) {
+            postings.collect(false, usize::MAX, &mut keys);
+        }
+        keys
     }
 
     /// Like [`NonUniqueIndex::keys_in`], from the highest value down.
     pub fn keys_in_rev(&self, range: KeyRange<V>, limit: usize) -> Vec<P> {
-        ordered_keys(&self.order, range, limit, true)
+        self.collect(range, limit, true)
+    }
+
+    fn collect(&self, range: KeyRange<V>, limit: usize, reverse: bool) -> Vec<P> {
+        let mut keys = Vec::new();
+        let guard = Guard::new();
+        for (_, postings) in tree::entries(&self.values, range, reverse, &guard) {
+            if keys.len() >= limit {
+                break;
+            }
+            postings.collect(reverse, limit, &mut keys);
+        }
+        keys
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::ops::Bound::{self, *};
 
     use super::*;
@@ -143,13 +180,15 @@ mod tests {
                     assert_eq!(unique.keys_in(range, usize::MAX), want);
                     let mut rev = want.clone();
                     rev.reverse();
-                    assert_eq!(non_unique.keys_in_rev(range, usize::MAX), rev);
+                    assert_eq!(non_unique.keys_in_rev(range, usize::MAX), rev, "{range:?}");
                     let pks: Vec<u64> = model
                         .keys()
                         .copied()
                         .filter(|p| std::ops::RangeBounds::contains(&range, p))
                         .collect();
                     assert_eq!(primary.keys_in(range, usize::MAX), pks);
+                    let pks_rev: Vec<u64> = pks.iter().rev().take(5).copied().collect();
+                    assert_eq!(primary.keys_in_rev(range, 5), pks_rev, "{range:?}");
                 }
             }
             assert_eq!(primary.len(), model.len());
@@ -159,6 +198,48 @@ mod tests {
                 unique.get(&value),
                 model.iter().find(|(_, v)| **v == value).map(|(p, _)| *p)
             );
+        }
+    }
+
+    #[test]
+    fn shared_values_agree_with_a_btreeset_model() {
+        let index = NonUniqueIndex::<u64, u64>::default();
+        // (value, pk) pairs; few values, so each holds many keys and changes list kind.
+        let mut model: BTreeSet<(u64, u64)> = BTreeSet::new();
+        let mut rng = Lcg(7);
+        let steps = if cfg!(miri) { 2_000 } else { 40_000 };
+        for _ in 0..steps {
+            let value = rng.next(6);
+            let pk = rng.next(120);
+            match rng.next(5) {
+                0 | 1 => {
+                    index.insert(value, pk);
+                    model.insert((value, pk));
+                }
+                2 => {
+                    index.remove(&value, &pk);
+                    model.remove(&(value, pk));
+                }
+                _ => {
+                    let end = rng.next(6);
+                    let range = (bound(&mut rng, value), bound(&mut rng, end));
+                    let limit = [1, 7, 40, usize::MAX][rng.next(4) as usize];
+                    let want: Vec<u64> = model
+                        .iter()
+                        .filter(|(v, _)| std::ops::RangeBounds::contains(&range, v))
+                        .map(|(_, p)| *p)
+                        .collect();
+                    let first: Vec<u64> = want.iter().take(limit).copied().collect();
+                    let last: Vec<u64> = want.iter().rev().take(limit).copied().collect();
+                    assert_eq!(index.keys_in(range, limit), first, "{range:?} {limit}");
+                    assert_eq!(index.keys_in_rev(range, limit), last, "{range:?} {limit}");
+                    let held: Vec<u64> = model
+                        .range((value, 0)..=(value, u64::MAX))
+                        .map(|(_, p)| *p)
+                        .collect();
+                    assert_eq!(index.keys_eq(&value), held);
+                }
+            }
         }
     }
 

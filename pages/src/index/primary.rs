@@ -3,11 +3,10 @@
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use indexset::concurrent::set::BTreeSet;
-use scc::{Equivalent, Guard, HashIndex};
+use scc::{Equivalent, Guard, HashIndex, TreeIndex};
 
 use super::cell::LinkCells;
-use super::{IndexKey, KeyRange, is_empty_range};
+use super::{IndexKey, KeyRange, tree};
 use crate::Link;
 
 type Hasher = foldhash::fast::RandomState;
@@ -17,10 +16,17 @@ type Hasher = foldhash::fast::RandomState;
 /// A key maps to a cell that holds the link of the row's current version; the cell is
 /// fixed from insert to delete, so an update changes only the cell and a concurrent
 /// lookup always finds the key (see `cell.rs`).
+///
+/// The key order is an `scc::TreeIndex` rather than the `indexset` set the secondary
+/// indexes use: primary keys are mostly appended (autoincrement), and appending moves the
+/// maximum of indexset's last node, which re-keys that node in its skip list on every
+/// insert. Measured single-threaded on 200,000 sequential `u64` keys (2 cores, medians
+/// of 3): indexset 298-310 ns per insert, `TreeIndex` 64-65 ns, both about 16 bytes per
+/// key; a 200-key range read took 6.0 and 1.0 µs.
 pub struct PrimaryIndex<K: IndexKey> {
     cell_of: HashIndex<K, u32, Hasher>,
     cells: LinkCells,
-    order: BTreeSet<K>,
+    order: TreeIndex<K, ()>,
     len: AtomicUsize,
 }
 
@@ -29,7 +35,7 @@ impl<K: IndexKey> Default for PrimaryIndex<K> {
         PrimaryIndex {
             cell_of: HashIndex::with_hasher(Hasher::default()),
             cells: LinkCells::default(),
-            order: BTreeSet::with_maximum_node_size(super::ORDERED_NODE_SIZE),
+            order: TreeIndex::new(),
             len: AtomicUsize::new(0),
         }
     }
@@ -75,7 +81,8 @@ impl<K: IndexKey> PrimaryIndex<K> {
             // Unreachable with one writer (checked above); the cell was never visible.
             return false;
         }
-        self.order.insert(key);
+        // The hash index holds every key the order holds, and it did not hold `key`.
+        let _ = self.order.insert_sync(key, ());
         self.len.fetch_add(1, Ordering::AcqRel);
         true
     }
@@ -93,7 +100,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
         let cell = self.cell_of.peek_with(key, |_, cell| *cell)?;
         let old = self.cells.load(cell)?;
         self.cell_of.remove_sync(key);
-        self.order.remove(key);
+        self.order.remove_sync(key);
         self.len.fetch_sub(1, Ordering::AcqRel);
         self.cells.retire(cell, guard);
         Some(old)
@@ -101,17 +108,17 @@ impl<K: IndexKey> PrimaryIndex<K> {
 
     /// Keys in `range`, in ascending order, at most `limit` of them.
     pub fn keys_in(&self, range: KeyRange<K>, limit: usize) -> Vec<K> {
-        if is_empty_range(&range) {
-            return Vec::new();
-        }
-        self.order.range(range).take(limit).cloned().collect()
+        self.keys(range, limit, false)
     }
 
     /// Keys in `range` from the highest down, at most `limit` of them.
     pub fn keys_in_rev(&self, range: KeyRange<K>, limit: usize) -> Vec<K> {
-        if is_empty_range(&range) {
-            return Vec::new();
-        }
-        self.order.range(range).rev().take(limit).cloned().collect()
+        self.keys(range, limit, true)
+    }
+
+    fn keys(&self, range: KeyRange<K>, limit: usize, reverse: bool) -> Vec<K> {
+        let guard = Guard::new();
+        let keys = tree::entries(&self.order, range, reverse, &guard);
+        keys.take(limit).map(|(key, ())| key.clone()).collect()
     }
 }
