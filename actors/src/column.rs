@@ -38,6 +38,9 @@ pub trait OrderedIndex<T, Pk>: Send + Sync {
     /// Primary keys of the rows whose value is in `range`, in value order (descending
     /// when `reverse`), at most `limit`.
     fn keys_in(&self, range: KeyRange<T>, reverse: bool, limit: usize) -> Vec<Pk>;
+
+    /// Whether no two rows can share a value.
+    fn is_unique(&self) -> bool;
 }
 
 impl<T: IndexKey, Pk: IndexKey> OrderedIndex<T, Pk> for UniqueIndex<T, Pk> {
@@ -47,6 +50,10 @@ impl<T: IndexKey, Pk: IndexKey> OrderedIndex<T, Pk> for UniqueIndex<T, Pk> {
         } else {
             UniqueIndex::keys_in(self, range, limit)
         }
+    }
+
+    fn is_unique(&self) -> bool {
+        true
     }
 }
 
@@ -58,12 +65,26 @@ impl<T: IndexKey, Pk: IndexKey> OrderedIndex<T, Pk> for NonUniqueIndex<T, Pk> {
             NonUniqueIndex::keys_in(self, range, limit)
         }
     }
+
+    fn is_unique(&self) -> bool {
+        false
+    }
 }
 
 impl<T, Pk: IndexKey> ColumnIndex<'_, T, Pk> {
     /// Whether an index covers the column.
     pub fn exists(&self) -> bool {
         !matches!(self, ColumnIndex::None)
+    }
+
+    /// Whether the index gives every row its own value (the primary key, or a unique
+    /// index), so index order has no ties.
+    pub fn is_unique(&self) -> bool {
+        match self {
+            ColumnIndex::None => false,
+            ColumnIndex::Primary(..) => true,
+            ColumnIndex::Secondary(index) => index.is_unique(),
+        }
     }
 
     /// Primary keys in `range` through the index, or `None` without one.

@@ -164,6 +164,18 @@ impl<'t, S: TableSchema> SelectQuery<'t, S> {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        // A filter on another indexed column usually selects fewer rows than walking the
+        // order column would read, so it keeps its index scan.
+        let other_index_scan = self.filters.iter().zip(&plans).any(|((column, _), plan)| {
+            plan.scan.is_some()
+                && self
+                    .order
+                    .first()
+                    .is_some_and(|(_, c)| c.name() != column.name())
+        });
+        if !other_index_scan && let Some(walk) = self.ordered_walk()? {
+            return Ok(self.walk(walk, &plans, &comparators));
+        }
         let indexed_scan = plans.iter_mut().find_map(|plan| plan.scan.take());
         let (keys, in_key_order) = match indexed_scan {
             Some(scan) => (scan(), false),
@@ -185,20 +197,126 @@ impl<'t, S: TableSchema> SelectQuery<'t, S> {
         if !in_key_order {
             rows.sort_by_cached_key(|row| S::primary_key(row));
         }
-        if !comparators.is_empty() {
-            rows.sort_by(|a, b| {
-                comparators
-                    .iter()
-                    .map(|compare| compare(a, b))
-                    .find(|ordering| ordering.is_ne())
-                    .unwrap_or(Ordering::Equal)
-            });
-        }
+        sort_rows(&mut rows, &comparators);
         Ok(rows
             .into_iter()
             .skip(self.offset)
             .take(self.limit)
             .collect())
+    }
+
+    /// The first `order_by` column's index walked in the requested order, over the range
+    /// of the first filter on that column, when the column has an index.
+    fn ordered_walk(&self) -> Result<Option<OrderedWalk<'t, S::Pk>>, WorkTableError> {
+        let Some(&(order, column)) = self.order.first() else {
+            return Ok(None);
+        };
+        let range = self
+            .filters
+            .iter()
+            .find(|(filtered, _)| filtered.name() == column.name())
+            .map(|(_, range)| range);
+        let table = self.table;
+        let planner = WalkPlanner { order, range };
+        S::visit_column(column, table.primary_index(), table.indexes(), planner)
+    }
+
+    /// Reads rows in the order of the first `order_by` column until the page is full:
+    /// `offset + limit` rows that pass every filter, plus the rows that tie with the
+    /// last of them on that column (later `order_by` columns and the key order decide
+    /// among ties).
+    fn walk(
+        &self,
+        walk: OrderedWalk<'t, S::Pk>,
+        plans: &[FilterPlan<'_, S::Row, S::Pk>],
+        comparators: &[RowComparator<S::Row>],
+    ) -> Vec<S::Row> {
+        let wanted = self.offset.saturating_add(self.limit);
+        let only_this_column = self
+            .filters
+            .iter()
+            .all(|(filtered, _)| filtered.name() == self.order[0].1.name());
+        // Without ties or other filters, the first `wanted` keys are all the rows needed.
+        let key_limit = if walk.unique && only_this_column {
+            wanted
+        } else {
+            usize::MAX
+        };
+        let ties = |a: &S::Row, b: &S::Row| comparators[0](a, b) == Ordering::Equal;
+        let mut rows: Vec<S::Row> = Vec::new();
+        self.table.read_each((walk.keys)(key_limit), |row| {
+            if !plans.iter().all(|plan| (plan.filter)(&row)) {
+                return true;
+            }
+            if rows.len() >= wanted {
+                let tied = rows.last().is_some_and(|last| ties(last, &row));
+                if walk.unique || !tied {
+                    return false;
+                }
+            }
+            rows.push(row);
+            true
+        });
+        if !walk.unique {
+            rows.sort_by_cached_key(|row| S::primary_key(row));
+        }
+        sort_rows(&mut rows, comparators);
+        rows.into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect()
+    }
+}
+
+/// Sorts `rows` by `comparators`, keeping the current order among ties.
+fn sort_rows<Row>(rows: &mut [Row], comparators: &[RowComparator<Row>]) {
+    if comparators.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| {
+        comparators
+            .iter()
+            .map(|compare| compare(a, b))
+            .find(|ordering| ordering.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+}
+
+/// Primary keys listed in the order of one column through its index.
+struct OrderedWalk<'i, Pk> {
+    /// Lists at most the given number of keys.
+    keys: Box<dyn FnOnce(usize) -> Vec<Pk> + 'i>,
+    /// Whether the column's values are unique, so the order has no ties.
+    unique: bool,
+}
+
+struct WalkPlanner<'r> {
+    order: Order,
+    range: Option<&'r ErasedRange>,
+}
+
+impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for WalkPlanner<'_> {
+    type Output = Result<Option<OrderedWalk<'i, Pk>>, WorkTableError>;
+
+    fn visit<T: Clone + Send + Sync + 'static>(
+        self,
+        column: ColumnDef<Row, T>,
+        index: ColumnIndex<'i, T, Pk>,
+    ) -> Self::Output {
+        if !index.exists() {
+            return Ok(None);
+        }
+        let range = match self.range {
+            Some(range) => range.typed(column.name, column.coerce)?,
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let reverse = self.order == Order::Desc;
+        let unique = index.is_unique();
+        let keys = move |limit| index.keys_in(range, reverse, limit).unwrap_or_default();
+        Ok(Some(OrderedWalk {
+            keys: Box::new(keys),
+            unique,
+        }))
     }
 }
 

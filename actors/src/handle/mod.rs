@@ -195,10 +195,29 @@ impl<S: TableSchema> Table<S> {
 
     /// Reads the rows with keys `pks` under one guard, skipping any that vanished.
     pub(crate) fn read_many(&self, pks: impl IntoIterator<Item = S::Pk>) -> Vec<S::Row> {
+        let mut rows = Vec::new();
+        self.read_each(pks, |row| {
+            rows.push(row);
+            true
+        });
+        rows
+    }
+
+    /// Hands the rows with keys `pks` to `take`, in order, under one guard, skipping any
+    /// that vanished, until `take` returns `false`.
+    pub(crate) fn read_each(
+        &self,
+        pks: impl IntoIterator<Item = S::Pk>,
+        mut take: impl FnMut(S::Row) -> bool,
+    ) {
         let guard = Guard::new();
-        pks.into_iter()
-            .filter_map(|pk| self.inner.store.read(&pk, &guard))
-            .collect()
+        for pk in pks {
+            if let Some(row) = self.inner.store.read(&pk, &guard) {
+                if !take(row) {
+                    return;
+                }
+            }
+        }
     }
 
     /// A receiver of every operation committed from now on, in sequence order; see
