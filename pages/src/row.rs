@@ -13,7 +13,13 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// generated row type.
 pub trait RowFormat: Sized + Send + Sync + 'static {
     /// Encodes the row into an aligned buffer.
-    fn encode(&self) -> Result<AlignedVec, rancor::Error>;
+    fn encode(&self) -> Result<AlignedVec, rancor::Error> {
+        self.encode_into(AlignedVec::new())
+    }
+
+    /// Encodes the row into `buffer`, after clearing it, so a writer can reuse one
+    /// allocation for every row it encodes.
+    fn encode_into(&self, buffer: AlignedVec) -> Result<AlignedVec, rancor::Error>;
 
     /// Decodes a row from bytes produced by [`RowFormat::encode`] of the same type.
     ///
@@ -30,8 +36,9 @@ where
     T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
     T::Archived: Deserialize<T, HighDeserializer<rancor::Error>>,
 {
-    fn encode(&self) -> Result<AlignedVec, rancor::Error> {
-        rkyv::to_bytes::<rancor::Error>(self)
+    fn encode_into(&self, mut buffer: AlignedVec) -> Result<AlignedVec, rancor::Error> {
+        buffer.clear();
+        rkyv::api::high::to_bytes_in::<_, rancor::Error>(self, buffer)
     }
 
     unsafe fn decode(bytes: &[u8]) -> Result<Self, rancor::Error> {

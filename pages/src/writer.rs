@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rkyv::util::AlignedVec;
+
 use crate::link::round_up;
 use crate::{DataPages, Link, PageError, RowFormat};
 
@@ -19,6 +21,8 @@ pub struct PageWriter<R> {
     /// Free slots by size in bytes (a multiple of `ROW_ALIGN`).
     free: BTreeMap<u32, Vec<Link>>,
     scratch: Vec<Link>,
+    /// The encoding buffer, reused from row to row.
+    buffer: AlignedVec,
 }
 
 /// The space a version of `length` bytes takes in a page.
@@ -35,6 +39,7 @@ impl<R: RowFormat> PageWriter<R> {
             current: None,
             free: BTreeMap::new(),
             scratch: Vec::new(),
+            buffer: AlignedVec::new(),
         }
     }
 
@@ -46,7 +51,19 @@ impl<R: RowFormat> PageWriter<R> {
     /// Encodes `row` and writes it into a free slot. The version is not visible to any
     /// reader until the caller publishes its link in an index.
     pub fn write_row(&mut self, row: &R) -> Result<Link, PageError> {
-        let bytes = row.encode().map_err(|e| PageError::Encode(e.to_string()))?;
+        let buffer = std::mem::take(&mut self.buffer);
+        let bytes = row
+            .encode_into(buffer)
+            .map_err(|e| PageError::Encode(e.to_string()))?;
+        let written = self.write_bytes(&bytes);
+        // A row too large for a page leaves no oversized buffer behind.
+        if bytes.capacity() <= self.pages.page_size() as usize {
+            self.buffer = bytes;
+        }
+        written
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<Link, PageError> {
         let max = self.pages.page_size() as usize;
         let length = u32::try_from(bytes.len())
             .ok()
@@ -59,7 +76,7 @@ impl<R: RowFormat> PageWriter<R> {
         // SAFETY: this writer owns the page (it allocated the slot from its own pages),
         // and the slot is unreachable by readers: it is fresh, or it came back through
         // reclamation after every reader that could hold it was gone.
-        unsafe { self.pages.write(link, &bytes)? };
+        unsafe { self.pages.write(link, bytes)? };
         Ok(link)
     }
 
