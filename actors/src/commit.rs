@@ -113,7 +113,7 @@ impl<S: TableSchema> CommitActor<S> {
                 link,
                 reply,
             } => {
-                let exists = self.store.primary.contains(&pk);
+                let exists = self.store.contains(&pk);
                 match (kind, exists) {
                     (WriteKind::Insert, true) => {
                         let refusal = WorkTableError::AlreadyExists {
@@ -162,7 +162,7 @@ impl<S: TableSchema> CommitActor<S> {
                 WorkTableError::AlreadyExists { index },
             );
         }
-        store.primary.insert(pk.clone(), link);
+        store.primary.insert(pk.clone(), link, &store.keys());
         store.indexes.insert(&row, &pk);
         S::on_inserted(&store.generator, &pk);
         self.publish(OperationKind::Insert, pk.clone(), Some(row));
@@ -180,20 +180,12 @@ impl<S: TableSchema> CommitActor<S> {
     ) {
         let store = &*self.store;
         let guard = Guard::new();
-        let Some(old_link) = store.primary.get(&pk, &guard) else {
+        let Some((old_link, old_row)) = store.current(&pk, &guard) else {
             return self.refuse(&pk, Some(link), reply, WorkTableError::NotFound);
         };
         if expected.is_some_and(|base| base != old_link) {
             return self.refuse(&pk, Some(link), reply, Self::moved_under_its_shard());
         }
-        let old_row = match store.pages.read(old_link, &guard) {
-            Ok(row) => row,
-            Err(error) => {
-                tracing::error!(table = S::NAME, %error, "current row version is unreadable");
-                let error = WorkTableError::Storage(error.to_string());
-                return self.refuse(&pk, Some(link), reply, error);
-            }
-        };
         if let Some(index) = store.indexes.conflict(&row, &pk) {
             return self.refuse(
                 &pk,
@@ -202,7 +194,7 @@ impl<S: TableSchema> CommitActor<S> {
                 WorkTableError::AlreadyExists { index },
             );
         }
-        store.primary.replace(&pk, link);
+        store.primary.replace(&pk, old_link, link);
         store.indexes.update(&old_row, &row, &pk);
         store.retirer.retire(old_link, &guard);
         self.publish(OperationKind::Update, pk.clone(), Some(row));
@@ -212,19 +204,14 @@ impl<S: TableSchema> CommitActor<S> {
     fn delete(&mut self, pk: S::Pk, base: Option<Link>, reply: Reply<S>) {
         let store = &*self.store;
         let guard = Guard::new();
-        let Some(link) = store.primary.get(&pk, &guard) else {
+        let Some((link, old_row)) = store.current(&pk, &guard) else {
             return self.refuse(&pk, None, reply, WorkTableError::NotFound);
         };
         if base.is_some_and(|base| base != link) {
             return self.refuse(&pk, None, reply, Self::moved_under_its_shard());
         }
-        match store.pages.read(link, &guard) {
-            Ok(old_row) => store.indexes.remove(&old_row, &pk),
-            Err(error) => {
-                tracing::error!(table = S::NAME, %error, "deleted row version is unreadable");
-            }
-        }
-        store.primary.remove(&pk, &guard);
+        store.indexes.remove(&old_row, &pk);
+        store.primary.remove(&pk, link);
         store.retirer.retire(link, &guard);
         self.publish(OperationKind::Delete, pk.clone(), None);
         let _ = reply.send(Ok(pk));
@@ -250,9 +237,10 @@ impl<S: TableSchema> CommitActor<S> {
         };
         let mut olds = Vec::with_capacity(rows.len());
         for row in &rows {
-            let old = (store.primary.get(&row.pk, &guard) == Some(row.base))
-                .then(|| store.pages.read(row.base, &guard).ok())
-                .flatten();
+            let old = store
+                .current(&row.pk, &guard)
+                .filter(|(link, _)| *link == row.base)
+                .map(|(_, old)| old);
             match old {
                 Some(old) => olds.push(old),
                 None => {
@@ -282,7 +270,7 @@ impl<S: TableSchema> CommitActor<S> {
             store.indexes.remove(old, &row.pk);
         }
         for row in rows {
-            store.primary.replace(&row.pk, row.link);
+            store.primary.replace(&row.pk, row.base, row.link);
             store.indexes.insert(&row.row, &row.pk);
             store.retirer.retire(row.base, &guard);
             self.publish(OperationKind::Update, row.pk, Some(row.row));
@@ -302,7 +290,7 @@ impl<S: TableSchema> CommitActor<S> {
         };
         let mut keys = HashSet::with_capacity(rows.len());
         for row in &rows {
-            if store.primary.contains(&row.pk) || !keys.insert(&row.pk) {
+            if store.contains(&row.pk) || !keys.insert(&row.pk) {
                 let error = WorkTableError::AlreadyExists {
                     index: PRIMARY_KEY_INDEX,
                 };
@@ -325,7 +313,9 @@ impl<S: TableSchema> CommitActor<S> {
         drop(changes);
         drop(keys);
         for row in rows {
-            store.primary.insert(row.pk.clone(), row.link);
+            store
+                .primary
+                .insert(row.pk.clone(), row.link, &store.keys());
             store.indexes.insert(&row.row, &row.pk);
             S::on_inserted(&store.generator, &row.pk);
             self.publish(OperationKind::Insert, row.pk, Some(row.row));

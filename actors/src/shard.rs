@@ -219,13 +219,7 @@ impl<S: TableSchema> ShardActor<S> {
 
     /// The committed version of the row with `pk` and its link.
     fn current(&self, pk: &S::Pk) -> Option<(Link, S::Row)> {
-        let guard = Guard::new();
-        let link = self.store.primary.get(pk, &guard)?;
-        self.store
-            .pages
-            .read(link, &guard)
-            .ok()
-            .map(|row| (link, row))
+        self.store.current(pk, &Guard::new())
     }
 
     fn stage_delete(&mut self, op: DeleteOp<S>, unsent: &mut Unsent<S>) {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use worktable_pages::index::PrimaryIndex;
-use worktable_pages::{DataPages, Guard, Retirer};
+use worktable_pages::index::{PrimaryIndex, RowKeys};
+use worktable_pages::{DataPages, Guard, Link, Retirer};
 
 use crate::feed::FeedRegistry;
 use crate::progress::Progress;
@@ -44,13 +44,39 @@ impl<S: TableSchema> Store<S> {
 
     /// The current version of the row with `pk`.
     pub(crate) fn read(&self, pk: &S::Pk, guard: &Guard) -> Option<S::Row> {
-        let link = self.primary.get(pk, guard)?;
-        match self.pages.read(link, guard) {
-            Ok(row) => Some(row),
+        self.current(pk, guard).map(|(_, row)| row)
+    }
+
+    /// The current version of the row with `pk` and its link.
+    pub(crate) fn current(&self, pk: &S::Pk, guard: &Guard) -> Option<(Link, S::Row)> {
+        self.primary.find(pk, guard, |link| match self.pages.read(link, guard) {
+            Ok(row) => (S::primary_key(&row) == *pk).then_some((link, row)),
             Err(error) => {
                 tracing::error!(table = S::NAME, ?pk, %error, "indexed row version is unreadable");
                 None
             }
-        }
+        })
+    }
+
+    /// Whether a row with `pk` exists.
+    pub(crate) fn contains(&self, pk: &S::Pk) -> bool {
+        self.primary.contains(pk, &self.keys())
+    }
+
+    /// Reads primary keys from rows, for the primary index.
+    pub(crate) fn keys(&self) -> PageKeys<'_, S> {
+        PageKeys(&self.pages)
+    }
+}
+
+/// Reads a row's primary key from its version in the pages.
+pub(crate) struct PageKeys<'p, S: TableSchema>(&'p DataPages<S::Row>);
+
+impl<S: TableSchema> RowKeys<S::Pk> for PageKeys<'_, S> {
+    fn key_at(&self, link: Link, guard: &Guard) -> Option<S::Pk> {
+        self.0
+            .read(link, guard)
+            .ok()
+            .map(|row| S::primary_key(&row))
     }
 }

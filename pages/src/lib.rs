@@ -1,7 +1,7 @@
 //! Storage primitives of WorkTable: fixed-size pages holding rkyv-encoded row versions,
 //! the [`Link`] that addresses one version, the per-shard [`PageWriter`] that allocates
-//! and reuses space, epoch-based reclamation of dead versions, and the index wrappers
-//! over `indexset` and `scc` that map keys to rows.
+//! and reuses space, epoch-based reclamation of dead versions, and the indexes that map
+//! keys to rows.
 //!
 //! # Concurrency contract
 //!

@@ -1,13 +1,14 @@
 //! Index wrappers: the primary index, unique and non-unique secondary indexes.
 //!
 //! Every index is written by one thread at a time (the table's commit point) and read
-//! concurrently by anyone. Point lookups of the primary key and of unique indexes go
-//! through a lock-free hash index (`scc::HashIndex`). Order is kept per kind of index by
-//! what measured best for it: primary keys in an `scc::TreeIndex` (they are mostly
-//! appended), unique values in an `indexset` set of `(value, key)` entries, and
-//! non-unique values in an `scc::TreeIndex` of values, each holding the keys of its rows.
-//! Secondary indexes map a value to primary keys, so an update that leaves an indexed
-//! value alone does not touch that index.
+//! concurrently by anyone. The primary key leads to a row through our own hash table of
+//! row links (`row_map.rs`), which stores no keys and confirms a match by the key in the
+//! row. Unique values lead to a primary key through a lock-free `scc::HashIndex`. Order
+//! is kept per kind of index by what measured best for it: primary keys in an
+//! `scc::TreeIndex` (they are mostly appended), unique values in an `indexset` set of
+//! `(value, key)` entries, and non-unique values in an `scc::TreeIndex` of values, each
+//! holding the keys of its rows. Secondary indexes map a value to primary keys, so an
+//! update that leaves an indexed value alone does not touch that index.
 
 mod bounds;
 pub(crate) mod cell;
@@ -15,13 +16,14 @@ mod entry;
 mod non_unique;
 mod postings;
 mod primary;
+mod row_map;
 mod tree;
 mod unique;
 
 pub use bounds::{KeyRange, is_empty_range};
 pub use entry::{IndexEntry, Tiebreak};
 pub use non_unique::NonUniqueIndex;
-pub use primary::PrimaryIndex;
+pub use primary::{PrimaryIndex, RowKeys};
 pub use unique::UniqueIndex;
 
 /// Entries per node of the unique indexes' ordered (`indexset`) sets. An insert shifts half a node on

@@ -1,68 +1,97 @@
 //! The primary index: primary key to the link of the row's current version.
 
-use std::hash::Hash;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::hash::{BuildHasher, Hash};
 
-use scc::{Equivalent, Guard, HashIndex, TreeIndex};
+use scc::{Equivalent, Guard, TreeIndex};
 
-use super::cell::LinkCells;
+use super::row_map::RowMap;
 use super::{IndexKey, KeyRange, tree};
 use crate::Link;
 
 type Hasher = foldhash::fast::RandomState;
 
+/// Reads the primary key of the row version at a link.
+///
+/// The primary index stores no keys: keys whose hashes collide are told apart by reading
+/// the key from their rows.
+pub trait RowKeys<K> {
+    /// The key of the row version at `link`, or `None` when it cannot be read.
+    fn key_at(&self, link: Link, guard: &Guard) -> Option<K>;
+}
+
 /// Maps each primary key to its row's current version, and keeps the keys in order.
 ///
-/// A key maps to a cell that holds the link of the row's current version; the cell is
-/// fixed from insert to delete, so an update changes only the cell and a concurrent
-/// lookup always finds the key (see `cell.rs`).
+/// A lookup hashes the key, reads the one slot that holds the link of the row's current
+/// version, then the row, whose own key confirms the match (see `row_map.rs`): two
+/// dependent cache misses. Before it, an `scc::HashIndex` led to a stable cell holding the
+/// link (bucket, entry, cell, row: four misses). On the comparison table (200,000 rows,
+/// random keys, 2 cores) a select took ~300 ns that way and 170-240 ns this way, and the
+/// table's memory fell from 186 to 169 bytes per row.
 ///
-/// The key order is an `scc::TreeIndex` rather than the `indexset` set the secondary
-/// indexes use: primary keys are mostly appended (autoincrement), and appending moves the
-/// maximum of indexset's last node, which re-keys that node in its skip list on every
-/// insert. Measured single-threaded on 200,000 sequential `u64` keys (2 cores, medians
-/// of 3): indexset 298-310 ns per insert, `TreeIndex` 64-65 ns, both about 16 bytes per
-/// key; a 200-key range read took 6.0 and 1.0 µs.
+/// The key order is an `scc::TreeIndex` rather than the `indexset` set the unique indexes
+/// use: primary keys are mostly appended (autoincrement), and appending moves the maximum
+/// of indexset's last node, which re-keys that node in its skip list on every insert.
+/// Measured single-threaded on 200,000 sequential `u64` keys (2 cores, medians of 3):
+/// indexset 298-310 ns per insert, `TreeIndex` 64-65 ns, both about 16 bytes per key; a
+/// 200-key range read took 6.0 and 1.0 µs.
 pub struct PrimaryIndex<K: IndexKey> {
-    cell_of: HashIndex<K, u32, Hasher>,
-    cells: LinkCells,
+    links: RowMap,
+    hasher: Hasher,
     order: TreeIndex<K, ()>,
-    len: AtomicUsize,
 }
 
 impl<K: IndexKey> Default for PrimaryIndex<K> {
     fn default() -> Self {
         PrimaryIndex {
-            cell_of: HashIndex::with_hasher(Hasher::default()),
-            cells: LinkCells::default(),
+            links: RowMap::default(),
+            hasher: Hasher::default(),
             order: TreeIndex::new(),
-            len: AtomicUsize::new(0),
         }
     }
 }
 
 impl<K: IndexKey> PrimaryIndex<K> {
-    /// The link of `key`'s current version. Takes no lock; the guard must stay pinned
-    /// while the link is used to read the row.
-    pub fn get<Q>(&self, key: &Q, guard: &Guard) -> Option<Link>
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Offers the link of every version that may be `key`'s current one to `accept`
+    /// (nearly always just one), which reads the row, checks its key and answers. Takes
+    /// no lock; the guard must stay pinned while the link is used to read the row.
+    pub fn find<Q, T>(
+        &self,
+        key: &Q,
+        guard: &Guard,
+        accept: impl FnMut(Link) -> Option<T>,
+    ) -> Option<T>
     where
         Q: Equivalent<K> + Hash + ?Sized,
     {
-        let cell = *self.cell_of.peek(key, guard)?;
-        self.cells.load(cell)
+        self.links.find(self.hash(key), guard, accept)
+    }
+
+    /// The link of `key`'s current version, its key read through `rows`.
+    pub fn get<Q>(&self, key: &Q, guard: &Guard, rows: &impl RowKeys<K>) -> Option<Link>
+    where
+        Q: Equivalent<K> + Hash + ?Sized,
+    {
+        self.find(key, guard, |link| {
+            let found = rows.key_at(link, guard)?;
+            key.equivalent(&found).then_some(link)
+        })
     }
 
     /// Whether a row with `key` exists.
-    pub fn contains<Q>(&self, key: &Q) -> bool
+    pub fn contains<Q>(&self, key: &Q, rows: &impl RowKeys<K>) -> bool
     where
         Q: Equivalent<K> + Hash + ?Sized,
     {
-        self.cell_of.contains(key)
+        self.get(key, &Guard::new(), rows).is_some()
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
+        self.links.len()
     }
 
     /// Whether there are no rows.
@@ -70,40 +99,41 @@ impl<K: IndexKey> PrimaryIndex<K> {
         self.len() == 0
     }
 
-    /// Adds `key`. Returns `false` (and changes nothing) when it is already present.
-    /// Writer only.
-    pub fn insert(&self, key: K, link: Link) -> bool {
-        if self.cell_of.contains(&key) {
+    /// Adds `key` at `link`. Returns `false` (and changes nothing) when it is already
+    /// present. Writer only.
+    pub fn insert(&self, key: K, link: Link, rows: &impl RowKeys<K>) -> bool {
+        let guard = Guard::new();
+        let is_key = |found: Link| rows.key_at(found, &guard).is_some_and(|k| k == key);
+        if !self.links.insert(self.hash(&key), link, is_key) {
             return false;
         }
-        let cell = self.cells.allocate(link);
-        if self.cell_of.insert_sync(key.clone(), cell).is_err() {
-            // Unreachable with one writer (checked above); the cell was never visible.
-            return false;
-        }
-        // The hash index holds every key the order holds, and it did not hold `key`.
+        // The map held every key the order holds, and it did not hold `key`.
         let _ = self.order.insert_sync(key, ());
-        self.len.fetch_add(1, Ordering::AcqRel);
         true
     }
 
-    /// Points `key` at a new version and returns the old one, or `None` (and changes
-    /// nothing) when `key` is absent. Writer only.
-    pub fn replace(&self, key: &K, link: Link) -> Option<Link> {
-        let cell = self.cell_of.peek_with(key, |_, cell| *cell)?;
-        self.cells.replace(cell, link)
+    /// Points `key`, whose current version is at `old`, at `new`. Returns `false` (and
+    /// changes nothing) when `old` is not `key`'s current version. Writer only.
+    pub fn replace(&self, key: &K, old: Link, new: Link) -> bool {
+        let replaced = self
+            .links
+            .replace(self.hash(key), new, |found| found == old);
+        replaced.is_some()
     }
 
-    /// Removes `key` and returns the link it had. Readers that found the key before keep
-    /// a valid link until `guard` and every guard pinned now are dropped. Writer only.
-    pub fn remove(&self, key: &K, guard: &Guard) -> Option<Link> {
-        let cell = self.cell_of.peek_with(key, |_, cell| *cell)?;
-        let old = self.cells.load(cell)?;
-        self.cell_of.remove_sync(key);
+    /// Removes `key`, whose current version is at `old`. Readers that found the key before
+    /// keep a valid link until their guards drop. Returns `false` (and changes nothing)
+    /// when `old` is not `key`'s current version. Writer only.
+    pub fn remove(&self, key: &K, old: Link) -> bool {
+        if self
+            .links
+            .remove(self.hash(key), |found| found == old)
+            .is_none()
+        {
+            return false;
+        }
         self.order.remove_sync(key);
-        self.len.fetch_sub(1, Ordering::AcqRel);
-        self.cells.retire(cell, guard);
-        Some(old)
+        true
     }
 
     /// Keys in `range`, in ascending order, at most `limit` of them.

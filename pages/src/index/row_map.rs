@@ -1,0 +1,319 @@
+//! The hash table behind the primary index: key hashes to the links of row versions.
+//!
+//! It stores no keys. A 20-byte slot holds the low 32 bits of a key's hash (its tag) and
+//! the link of the row's current version, so a lookup touches the slot and then the row,
+//! which it reads anyway; the row's own key tells a true match from another key with the
+//! same tag. One thread at a
+//! time writes (the table's commit point); readers take no lock.
+//!
+//! Open addressing with linear probing over a power-of-two array. A removed key leaves a
+//! tombstone, so a probe never meets an empty slot before the slot it is looking for. A
+//! slot's link sits behind a sequence lock ([`LinkCell`]) and is written before the
+//! slot's tag is published, so a reader that sees a tag sees a whole link. When live
+//! slots and tombstones fill seven eighths of the array, the writer copies the live slots
+//! into a fresh array at most half full and publishes it; readers still on the old array
+//! finish there (the epoch keeps it alive) and see the state from before the copy. The
+//! tag is also the home slot, so the copy needs no key.
+//!
+//! Seven eighths keeps memory near what the rows need (200,000 keys fit 262,144 slots, 26
+//! bytes per key) at the price of longer probes for absent keys, which only the writer's
+//! insert makes; a present key is found within a few adjacent slots.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use scc::{AtomicShared, Guard, Shared, Tag};
+
+use super::cell::LinkCell;
+use crate::Link;
+
+/// A slot never used since its array was made: a probe stops here.
+const EMPTY: u32 = 0;
+/// A slot whose key was removed: a probe goes on past it.
+const TOMBSTONE: u32 = 1;
+/// The smallest array.
+const MIN_SLOTS: usize = 16;
+
+/// Turns a key's hash into its slot tag: the low 32 bits, never `EMPTY` or `TOMBSTONE`.
+fn tag(hash: u64) -> u32 {
+    (hash as u32).max(TOMBSTONE + 1)
+}
+
+struct Slot {
+    tag: AtomicU32,
+    link: LinkCell,
+}
+
+struct Slots {
+    slots: Box<[Slot]>,
+}
+
+impl Slots {
+    fn with_capacity(len: usize) -> Self {
+        Slots {
+            slots: (0..len)
+                .map(|_| Slot {
+                    tag: AtomicU32::new(EMPTY),
+                    link: LinkCell::default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The slots in probe order for `tag`, starting at its home slot.
+    fn probe(&self, tag: u32) -> impl Iterator<Item = &Slot> {
+        let mask = self.slots.len() - 1;
+        let home = (tag as usize) & mask;
+        (0..self.slots.len()).map(move |step| &self.slots[(home + step) & mask])
+    }
+}
+
+/// Key hashes to row links; see the module docs.
+pub(crate) struct RowMap {
+    current: AtomicShared<Slots>,
+    /// Slots holding a key.
+    live: AtomicUsize,
+    /// Slots holding a key or a tombstone.
+    used: AtomicUsize,
+}
+
+impl Default for RowMap {
+    fn default() -> Self {
+        RowMap {
+            current: AtomicShared::new(Slots::with_capacity(MIN_SLOTS)),
+            live: AtomicUsize::new(0),
+            used: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl RowMap {
+    /// Number of keys.
+    pub(crate) fn len(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
+    fn slots<'g>(&self, guard: &'g Guard) -> &'g Slots {
+        self.current
+            .load(Ordering::Acquire, guard)
+            .as_ref()
+            .expect("a RowMap always holds an array: it starts with one and only swaps in new ones")
+    }
+
+    /// Offers the link of every slot tagged with `hash` to `accept`, in probe order, and
+    /// returns the first answer that is `Some`. `accept` reads the row to compare keys.
+    pub(crate) fn find<T>(
+        &self,
+        hash: u64,
+        guard: &Guard,
+        mut accept: impl FnMut(Link) -> Option<T>,
+    ) -> Option<T> {
+        let tag = tag(hash);
+        for slot in self.slots(guard).probe(tag) {
+            match slot.tag.load(Ordering::Acquire) {
+                EMPTY => return None,
+                found if found == tag => {
+                    if let Some(answer) = accept(slot.link.load()) {
+                        return Some(answer);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The slot of the key that `is_key` recognizes by its row. Writer only.
+    fn slot_of<'g>(
+        &self,
+        hash: u64,
+        guard: &'g Guard,
+        mut is_key: impl FnMut(Link) -> bool,
+    ) -> Option<&'g Slot> {
+        let tag = tag(hash);
+        for slot in self.slots(guard).probe(tag) {
+            match slot.tag.load(Ordering::Acquire) {
+                EMPTY => return None,
+                found if found == tag && is_key(slot.link.load()) => return Some(slot),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Adds a key with `hash` at `link`, unless `is_key` recognizes a row already present.
+    /// Returns whether it was added. Writer only.
+    pub(crate) fn insert(&self, hash: u64, link: Link, is_key: impl FnMut(Link) -> bool) -> bool {
+        let guard = Guard::new();
+        if self.slot_of(hash, &guard, is_key).is_some() {
+            return false;
+        }
+        let capacity = self.slots(&guard).slots.len();
+        if (self.used.load(Ordering::Relaxed) + 1) * 8 > capacity * 7 {
+            self.rebuild(&guard);
+        }
+        let tag = tag(hash);
+        let free = self
+            .slots(&guard)
+            .probe(tag)
+            .find(|slot| slot.tag.load(Ordering::Relaxed) <= TOMBSTONE)
+            .expect("the array is at most seven eighths used, so a probe meets a free slot");
+        if free.tag.load(Ordering::Relaxed) == EMPTY {
+            self.used.fetch_add(1, Ordering::Relaxed);
+        }
+        free.link.store(link);
+        free.tag.store(tag, Ordering::Release);
+        self.live.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Points the key that `is_key` recognizes at `link` and returns its old link.
+    /// Writer only.
+    pub(crate) fn replace(
+        &self,
+        hash: u64,
+        link: Link,
+        is_key: impl FnMut(Link) -> bool,
+    ) -> Option<Link> {
+        let guard = Guard::new();
+        let slot = self.slot_of(hash, &guard, is_key)?;
+        let old = slot.link.load();
+        slot.link.store(link);
+        Some(old)
+    }
+
+    /// Removes the key that `is_key` recognizes and returns its link. Writer only.
+    pub(crate) fn remove(&self, hash: u64, is_key: impl FnMut(Link) -> bool) -> Option<Link> {
+        let guard = Guard::new();
+        let slot = self.slot_of(hash, &guard, is_key)?;
+        let link = slot.link.load();
+        slot.tag.store(TOMBSTONE, Ordering::Release);
+        self.live.fetch_sub(1, Ordering::AcqRel);
+        Some(link)
+    }
+
+    /// Copies the live slots into an array they fill at most half of, and publishes it.
+    /// Writer only.
+    fn rebuild(&self, guard: &Guard) {
+        let old = self.slots(guard);
+        let live = self.live.load(Ordering::Relaxed);
+        let capacity = (live * 2).next_power_of_two().max(MIN_SLOTS);
+        let fresh = Slots::with_capacity(capacity);
+        for slot in old.slots.iter() {
+            let tag = slot.tag.load(Ordering::Relaxed);
+            if tag > TOMBSTONE {
+                let free = fresh
+                    .probe(tag)
+                    .find(|slot| slot.tag.load(Ordering::Relaxed) == EMPTY)
+                    .expect("the fresh array has room for every live slot");
+                free.link.store(slot.link.load());
+                free.tag.store(tag, Ordering::Relaxed);
+            }
+        }
+        self.used.store(live, Ordering::Relaxed);
+        // The swap publishes the fresh array (release); the old one is dropped once no
+        // reader holds a guard that could still see it.
+        let (previous, _) = self
+            .current
+            .swap((Some(Shared::new(fresh)), Tag::None), Ordering::AcqRel);
+        drop(previous);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Links that stand for rows: `page_id` is the row's key.
+    fn link(key: u32, version: u32) -> Link {
+        Link {
+            page_id: key,
+            offset: version * 16,
+            length: 1,
+        }
+    }
+
+    /// A deliberately poor hash, so many keys share one and probes get long.
+    fn hash(key: u32) -> u64 {
+        u64::from(key % 7)
+    }
+
+    fn is(key: u32) -> impl Fn(Link) -> bool {
+        move |link| link.page_id == key
+    }
+
+    fn get(map: &RowMap, key: u32) -> Option<Link> {
+        map.find(hash(key), &Guard::new(), |link| {
+            (link.page_id == key).then_some(link)
+        })
+    }
+
+    #[test]
+    fn agrees_with_a_hashmap_model() {
+        let map = RowMap::default();
+        let mut model: HashMap<u32, Link> = HashMap::new();
+        let mut state = 1u64;
+        let steps = if cfg!(miri) { 400 } else { 60_000 };
+        for step in 0..steps {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = ((state >> 33) % 300) as u32;
+            let version = step as u32;
+            match (state >> 20) % 4 {
+                0 | 1 => {
+                    let added = map.insert(hash(key), link(key, version), is(key));
+                    assert_eq!(added, !model.contains_key(&key));
+                    model.entry(key).or_insert(link(key, version));
+                }
+                2 => {
+                    let old = map.replace(hash(key), link(key, version), is(key));
+                    assert_eq!(old, model.get(&key).copied());
+                    if let Some(current) = model.get_mut(&key) {
+                        *current = link(key, version);
+                    }
+                }
+                _ => assert_eq!(map.remove(hash(key), is(key)), model.remove(&key)),
+            }
+            assert_eq!(get(&map, key), model.get(&key).copied());
+            assert_eq!(map.len(), model.len());
+        }
+        for (key, link) in &model {
+            assert_eq!(get(&map, *key), Some(*link));
+        }
+    }
+
+    #[test]
+    fn readers_always_find_keys_that_stay_while_others_come_and_go() {
+        let map = Arc::new(RowMap::default());
+        let stable: Vec<u32> = (0..64).collect();
+        for &key in &stable {
+            assert!(map.insert(hash(key), link(key, 0), is(key)));
+        }
+        let rounds = if cfg!(miri) { 30 } else { 20_000 };
+        let reader = {
+            let map = Arc::clone(&map);
+            let stable = stable.clone();
+            std::thread::spawn(move || {
+                for round in 0..rounds {
+                    let key = stable[round % stable.len()];
+                    let found = get(&map, key).expect("a key that is never removed is found");
+                    assert_eq!(found.page_id, key, "the link is the key's own");
+                }
+            })
+        };
+        // Churn other keys through inserts, replaces, removals and array rebuilds.
+        for round in 0..rounds as u32 {
+            let key = 1_000 + round % 500;
+            map.insert(hash(key), link(key, round), is(key));
+            let stable_key = stable[round as usize % stable.len()];
+            map.replace(hash(stable_key), link(stable_key, round), is(stable_key));
+            if round % 3 == 0 {
+                map.remove(hash(key), is(key));
+            }
+        }
+        reader.join().expect("the reader saw every stable key");
+    }
+}
