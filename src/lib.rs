@@ -63,10 +63,11 @@ pub mod __private {
     };
     pub use worktable_actors::{
         AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
-        PrimaryKeyGenerator, RowChange, RowCondition, RowEdit, SecondaryIndexes, SelectQuery,
-        SharedRowEdit, Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema,
+        PrimaryKeyGenerator, RowAt, RowChange, RowCondition, RowEdit, SecondaryIndexes,
+        SelectQuery, SharedRowEdit, Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema,
         group_unique_conflict,
     };
+    pub use worktable_pages::Link;
     pub use worktable_pages::index::{NonUniqueIndex, PrimaryIndex, UniqueIndex};
 }
 

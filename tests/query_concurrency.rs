@@ -163,11 +163,24 @@ fn assert_indexes_match_rows(table: &TestWorkTable, tests: &[i64], exchanges: &[
     for test in tests {
         let holder = rows.iter().find(|r| r.test == *test).map(|r| r.id);
         assert_eq!(
-            indexes.test_idx.get(test).map(u64::from),
+            table.select_by_test(*test).map(|r| r.id),
             holder,
             "test_idx at {test}"
         );
     }
+    let mut by_test: Vec<&TestRow> = rows.iter().collect();
+    by_test.sort_by_key(|r| r.test);
+    let everything = (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded);
+    assert_eq!(
+        indexes
+            .test_idx
+            .keys_in(everything, usize::MAX)
+            .into_iter()
+            .map(u64::from)
+            .collect::<Vec<_>>(),
+        by_test.iter().map(|r| r.id).collect::<Vec<_>>(),
+        "test_idx lists every row once, in value order"
+    );
     for exchange in exchanges {
         let holders: BTreeSet<u64> = rows
             .iter()

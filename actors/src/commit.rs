@@ -154,7 +154,8 @@ impl<S: TableSchema> CommitActor<S> {
 
     fn insert(&mut self, pk: S::Pk, row: S::Row, link: Link, reply: Reply<S>) {
         let store = &*self.store;
-        if let Some(index) = store.indexes.conflict(&row, &pk) {
+        let guard = Guard::new();
+        if let Some(index) = store.indexes.conflict(&row, None, &store.rows(&guard)) {
             return self.refuse(
                 &pk,
                 Some(link),
@@ -163,7 +164,7 @@ impl<S: TableSchema> CommitActor<S> {
             );
         }
         store.primary.insert(pk.clone(), link, &store.keys());
-        store.indexes.insert(&row, &pk);
+        store.indexes.insert(&row, &pk, link);
         S::on_inserted(&store.generator, &pk);
         self.publish(OperationKind::Insert, pk.clone(), Some(row));
         let _ = reply.send(Ok(pk));
@@ -186,7 +187,10 @@ impl<S: TableSchema> CommitActor<S> {
         if expected.is_some_and(|base| base != old_link) {
             return self.refuse(&pk, Some(link), reply, Self::moved_under_its_shard());
         }
-        if let Some(index) = store.indexes.conflict(&row, &pk) {
+        if let Some(index) = store
+            .indexes
+            .conflict(&row, Some(old_link), &store.rows(&guard))
+        {
             return self.refuse(
                 &pk,
                 Some(link),
@@ -195,7 +199,7 @@ impl<S: TableSchema> CommitActor<S> {
             );
         }
         store.primary.replace(&pk, old_link, link);
-        store.indexes.update(&old_row, &row, &pk);
+        store.indexes.update(&old_row, &row, &pk, old_link, link);
         store.retirer.retire(old_link, &guard);
         self.publish(OperationKind::Update, pk.clone(), Some(row));
         let _ = reply.send(Ok(pk));
@@ -210,7 +214,7 @@ impl<S: TableSchema> CommitActor<S> {
         if base.is_some_and(|base| base != link) {
             return self.refuse(&pk, None, reply, Self::moved_under_its_shard());
         }
-        store.indexes.remove(&old_row, &pk);
+        store.indexes.remove(&old_row, &pk, link);
         store.primary.remove(&pk, link);
         store.retirer.retire(link, &guard);
         self.publish(OperationKind::Delete, pk.clone(), None);
@@ -253,12 +257,12 @@ impl<S: TableSchema> CommitActor<S> {
             .iter()
             .zip(&olds)
             .map(|(row, old)| RowChange {
-                old: Some(old),
+                old: Some((old, row.base)),
                 new: &row.row,
                 pk: &row.pk,
             })
             .collect();
-        if let Some((_, index)) = store.indexes.group_conflict(&changes) {
+        if let Some((_, index)) = store.indexes.group_conflict(&changes, &store.rows(&guard)) {
             drop(changes);
             release(&rows);
             tracing::debug!(table = S::NAME, index, "multi-row update refused");
@@ -267,11 +271,11 @@ impl<S: TableSchema> CommitActor<S> {
         drop(changes);
         // Every old entry goes first, so rows can take values others give up.
         for (row, old) in rows.iter().zip(&olds) {
-            store.indexes.remove(old, &row.pk);
+            store.indexes.remove(old, &row.pk, row.base);
         }
         for row in rows {
             store.primary.replace(&row.pk, row.base, row.link);
-            store.indexes.insert(&row.row, &row.pk);
+            store.indexes.insert(&row.row, &row.pk, row.link);
             store.retirer.retire(row.base, &guard);
             self.publish(OperationKind::Update, row.pk, Some(row.row));
         }
@@ -305,7 +309,9 @@ impl<S: TableSchema> CommitActor<S> {
                 pk: &row.pk,
             })
             .collect();
-        if let Some((position, index)) = store.indexes.group_conflict(&changes) {
+        let guard = Guard::new();
+        if let Some((position, index)) = store.indexes.group_conflict(&changes, &store.rows(&guard))
+        {
             let position = rows[position].position;
             drop(changes);
             return refuse(position, WorkTableError::AlreadyExists { index });
@@ -316,7 +322,7 @@ impl<S: TableSchema> CommitActor<S> {
             store
                 .primary
                 .insert(row.pk.clone(), row.link, &store.keys());
-            store.indexes.insert(&row.row, &row.pk);
+            store.indexes.insert(&row.row, &row.pk, row.link);
             S::on_inserted(&store.generator, &row.pk);
             self.publish(OperationKind::Insert, row.pk, Some(row.row));
         }

@@ -61,7 +61,7 @@ pub use error::WorkTableError;
 pub use feed::{Subscription, SubscriptionError};
 pub use handle::Table;
 pub use schema::{
-    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, RowChange, SecondaryIndexes, TableColumn,
+    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, RowAt, RowChange, SecondaryIndexes, TableColumn,
     TablePrimaryKey, TableSchema, group_unique_conflict,
 };
 pub use select::{ColumnArg, Order, SelectQuery};

@@ -63,6 +63,11 @@ impl<S: TableSchema> Store<S> {
         self.primary.contains(pk, &self.keys())
     }
 
+    /// Reads committed row versions by link under `guard`, for the unique indexes.
+    pub(crate) fn rows<'g>(&'g self, guard: &'g Guard) -> impl Fn(Link) -> Option<S::Row> + 'g {
+        move |link| self.pages.read(link, guard).ok()
+    }
+
     /// Reads primary keys from rows, for the primary index.
     pub(crate) fn keys(&self) -> PageKeys<'_, S> {
         PageKeys(&self.pages)

@@ -184,8 +184,11 @@ impl<S: TableSchema> Table<S> {
         value: &V,
         get: fn(&S::Row) -> &V,
     ) -> Option<S::Row> {
-        let pk = index.get(value)?;
-        self.select(&pk).filter(|row| get(row) == value)
+        let guard = Guard::new();
+        index.find(value, &guard, |link| {
+            let row = self.inner.store.pages.read(link, &guard).ok()?;
+            (get(&row) == value).then_some(row)
+        })
     }
 
     /// A query over every row; see [`SelectQuery`].
@@ -323,7 +326,8 @@ impl<S: TableSchema> Table<S> {
     {
         let mut tried: Option<S::Pk> = None;
         loop {
-            let Some(pk) = index(self.indexes()).get(&value) else {
+            let owner = self.select_unique(index(self.indexes()), &value, get);
+            let Some(pk) = owner.as_ref().map(S::primary_key) else {
                 return Err(WorkTableError::NotFound);
             };
             if tried.as_ref() == Some(&pk) {

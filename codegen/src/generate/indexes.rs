@@ -42,25 +42,39 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         let (name, field) = (&index.plain_name, index_field(table, index));
         let idx = &index.name;
         quote! {
-            if self.#idx.held_by_other(&row.#field, pk) {
+            if self.#idx.held_by_other(&row.#field, current, |link| rows(link).map(|found| found.#field)) {
                 return ::core::option::Option::Some(#name);
             }
         }
     });
     let inserts = table.indexes.iter().map(|index| {
         let (idx, field) = (&index.name, index_field(table, index));
-        quote!(self.#idx.insert(::core::clone::Clone::clone(&row.#field), ::core::clone::Clone::clone(pk));)
+        let link = index.unique.then(|| quote!(, link));
+        quote!(self.#idx.insert(::core::clone::Clone::clone(&row.#field), ::core::clone::Clone::clone(pk) #link);)
     });
     let removes = table.indexes.iter().map(|index| {
         let (idx, field) = (&index.name, index_field(table, index));
-        quote!(self.#idx.remove(&row.#field, pk);)
+        let link = index.unique.then(|| quote!(, link));
+        quote!(self.#idx.remove(&row.#field, pk #link);)
     });
     let updates = table.indexes.iter().map(|index| {
         let (idx, field) = (&index.name, index_field(table, index));
-        quote! {
-            if old.#field != new.#field {
-                self.#idx.remove(&old.#field, pk);
-                self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk));
+        if index.unique {
+            // A unique index leads to the current version, so it follows every update.
+            quote! {
+                if old.#field != new.#field {
+                    self.#idx.remove(&old.#field, pk, old_link);
+                    self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk), new_link);
+                } else {
+                    self.#idx.relink(&new.#field, old_link, new_link);
+                }
+            }
+        } else {
+            quote! {
+                if old.#field != new.#field {
+                    self.#idx.remove(&old.#field, pk);
+                    self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk));
+                }
             }
         }
     });
@@ -77,7 +91,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                         &row.#field
                     }
                     if let ::core::option::Option::Some(position) =
-                        ::worktable::__private::group_unique_conflict(&self.#idx, changes, get)
+                        ::worktable::__private::group_unique_conflict(&self.#idx, changes, get, rows)
                     {
                         return ::core::option::Option::Some((position, #name));
                     }
@@ -88,13 +102,13 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
     let any = !table.indexes.is_empty();
     let any_unique = unique.count() > 0;
     let (row_any, pk_any) = params(any, "row", "pk");
-    let (row_unique, pk_unique) = params(any_unique, "row", "pk");
+    let (row_unique, current) = params(any_unique, "row", "current");
+    let (changes, rows) = params(any_unique, "changes", "rows");
+    let link = param(any_unique, "link");
+    let (old_link, new_link) = params(any_unique, "old_link", "new_link");
     let (old, new) = params(any, "old", "new");
-    let changes = if any_unique {
-        format_ident!("changes")
-    } else {
-        format_ident!("_changes")
-    };
+    let link_ty = quote!(::worktable::__private::Link);
+    let rows_ty = quote!(::worktable::__private::RowAt<'_, #row>);
 
     quote! {
         #struct_doc
@@ -105,22 +119,35 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
 
         const _: () = {
             impl ::worktable::__private::SecondaryIndexes<#row, #pk> for #struct_name {
-                fn conflict(&self, #row_unique: &#row, #pk_unique: &#pk) -> ::core::option::Option<&'static str> {
+                fn conflict(
+                    &self,
+                    #row_unique: &#row,
+                    #current: ::core::option::Option<#link_ty>,
+                    #rows: &#rows_ty,
+                ) -> ::core::option::Option<&'static str> {
                     #(#conflicts)*
                     ::core::option::Option::None
                 }
-                fn insert(&self, #row_any: &#row, #pk_any: &#pk) {
+                fn insert(&self, #row_any: &#row, #pk_any: &#pk, #link: #link_ty) {
                     #(#inserts)*
                 }
-                fn remove(&self, #row_any: &#row, #pk_any: &#pk) {
+                fn remove(&self, #row_any: &#row, #pk_any: &#pk, #link: #link_ty) {
                     #(#removes)*
                 }
-                fn update(&self, #old: &#row, #new: &#row, #pk_any: &#pk) {
+                fn update(
+                    &self,
+                    #old: &#row,
+                    #new: &#row,
+                    #pk_any: &#pk,
+                    #old_link: #link_ty,
+                    #new_link: #link_ty,
+                ) {
                     #(#updates)*
                 }
                 fn group_conflict(
                     &self,
                     #changes: &[::worktable::__private::RowChange<'_, #row, #pk>],
+                    #rows: &#rows_ty,
                 ) -> ::core::option::Option<(usize, &'static str)> {
                     #(#group_conflicts)*
                     ::core::option::Option::None
@@ -137,9 +164,14 @@ fn index_field<'t>(table: &'t Table, index: &Index) -> &'t syn::Ident {
 
 /// Parameter names `a`, `b`, prefixed with `_` when `used` is false.
 fn params(used: bool, a: &str, b: &str) -> (syn::Ident, syn::Ident) {
+    (param(used, a), param(used, b))
+}
+
+/// The parameter name `name`, prefixed with `_` when `used` is false.
+fn param(used: bool, name: &str) -> syn::Ident {
     if used {
-        (format_ident!("{a}"), format_ident!("{b}"))
+        format_ident!("{name}")
     } else {
-        (format_ident!("_{a}"), format_ident!("_{b}"))
+        format_ident!("_{name}")
     }
 }

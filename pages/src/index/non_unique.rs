@@ -98,13 +98,18 @@ mod tests {
     use crate::index::{PrimaryIndex, RowKeys, UniqueIndex};
     use crate::{Guard, Link};
 
-    /// A link whose page id is the row's key, so the tests need no pages.
-    fn link(pk: u64, step: u32) -> Link {
+    /// A link that names the row's key (page id) and value (length - 1), so the tests
+    /// need no pages.
+    fn link(pk: u64, value: u64, step: u32) -> Link {
         Link {
             page_id: pk as u32,
             offset: step * 16,
-            length: 1,
+            length: value as u32 + 1,
         }
+    }
+
+    fn value_at(link: Link) -> Option<u64> {
+        Some(u64::from(link.length) - 1)
     }
 
     struct KeyInPageId;
@@ -152,31 +157,49 @@ mod tests {
         for step in 0..steps {
             let pk = rng.next(64);
             let value = rng.next(64);
-            match rng.next(4) {
+            let current = primary.get(&pk, &Guard::new(), &KeyInPageId);
+            let taken = model.iter().any(|(p, v)| *v == value && *p != pk);
+            assert_eq!(unique.held_by_other(&value, current, value_at), taken);
+            let new = link(pk, value, step);
+            match rng.next(5) {
                 0 | 1 => {
-                    let taken = model.iter().any(|(p, v)| *v == value && *p != pk);
-                    assert_eq!(unique.held_by_other(&value, &pk), taken);
                     if !model.contains_key(&pk) && !taken {
-                        assert!(primary.insert(pk, link(pk, step), &KeyInPageId));
-                        unique.insert(value, pk);
+                        assert!(primary.insert(pk, new, &KeyInPageId));
+                        unique.insert(value, pk, new);
                         non_unique.insert(value, pk);
                         model.insert(pk, value);
                     } else if model.contains_key(&pk) {
                         assert!(
-                            !primary.insert(pk, link(pk, step), &KeyInPageId),
+                            !primary.insert(pk, new, &KeyInPageId),
                             "duplicate pk refused"
                         );
                     }
                 }
                 2 => {
                     if let Some(old) = model.remove(&pk) {
-                        let current = primary.get(&pk, &Guard::new(), &KeyInPageId);
                         let current = current.expect("a key in the model is in the index");
                         assert!(primary.remove(&pk, current));
-                        unique.remove(&old, &pk);
+                        unique.remove(&old, &pk, current);
                         non_unique.remove(&old, &pk);
                     } else {
-                        assert!(primary.get(&pk, &Guard::new(), &KeyInPageId).is_none());
+                        assert!(current.is_none());
+                    }
+                }
+                3 => {
+                    // A new version of the row, with a new value when it is free.
+                    if let (Some(old), Some(current), false) =
+                        (model.get(&pk).copied(), current, taken)
+                    {
+                        assert!(primary.replace(&pk, current, new));
+                        if old == value {
+                            unique.relink(&value, current, new);
+                        } else {
+                            unique.remove(&old, &pk, current);
+                            unique.insert(value, pk, new);
+                            non_unique.remove(&old, &pk);
+                            non_unique.insert(value, pk);
+                        }
+                        model.insert(pk, value);
                     }
                 }
                 _ => {
@@ -209,7 +232,7 @@ mod tests {
             let found = primary.get(&pk, &guard, &KeyInPageId);
             assert_eq!(found.is_some(), model.contains_key(&pk));
             assert_eq!(
-                unique.get(&value),
+                unique.owner(&value, value_at).map(|l| u64::from(l.page_id)),
                 model.iter().find(|(_, v)| **v == value).map(|(p, _)| *p)
             );
         }

@@ -1,14 +1,12 @@
 //! The primary index: primary key to the link of the row's current version.
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 
 use scc::{Equivalent, Guard, TreeIndex};
 
 use super::row_map::RowMap;
 use super::{IndexKey, KeyRange, tree};
 use crate::Link;
-
-type Hasher = foldhash::fast::RandomState;
 
 /// Reads the primary key of the row version at a link.
 ///
@@ -36,7 +34,6 @@ pub trait RowKeys<K> {
 /// 200-key range read took 6.0 and 1.0 µs.
 pub struct PrimaryIndex<K: IndexKey> {
     links: RowMap,
-    hasher: Hasher,
     order: TreeIndex<K, ()>,
 }
 
@@ -44,17 +41,12 @@ impl<K: IndexKey> Default for PrimaryIndex<K> {
     fn default() -> Self {
         PrimaryIndex {
             links: RowMap::default(),
-            hasher: Hasher::default(),
             order: TreeIndex::new(),
         }
     }
 }
 
 impl<K: IndexKey> PrimaryIndex<K> {
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
     /// Offers the link of every version that may be `key`'s current one to `accept`
     /// (nearly always just one), which reads the row, checks its key and answers. Takes
     /// no lock; the guard must stay pinned while the link is used to read the row.
@@ -67,7 +59,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
     where
         Q: Equivalent<K> + Hash + ?Sized,
     {
-        self.links.find(self.hash(key), guard, accept)
+        self.links.find(key, guard, accept)
     }
 
     /// The link of `key`'s current version, its key read through `rows`.
@@ -104,7 +96,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
     pub fn insert(&self, key: K, link: Link, rows: &impl RowKeys<K>) -> bool {
         let guard = Guard::new();
         let is_key = |found: Link| rows.key_at(found, &guard).is_some_and(|k| k == key);
-        if !self.links.insert(self.hash(&key), link, is_key) {
+        if !self.links.insert(&key, link, is_key) {
             return false;
         }
         // The map held every key the order holds, and it did not hold `key`.
@@ -115,9 +107,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
     /// Points `key`, whose current version is at `old`, at `new`. Returns `false` (and
     /// changes nothing) when `old` is not `key`'s current version. Writer only.
     pub fn replace(&self, key: &K, old: Link, new: Link) -> bool {
-        let replaced = self
-            .links
-            .replace(self.hash(key), new, |found| found == old);
+        let replaced = self.links.replace(key, new, |found| found == old);
         replaced.is_some()
     }
 
@@ -125,11 +115,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
     /// keep a valid link until their guards drop. Returns `false` (and changes nothing)
     /// when `old` is not `key`'s current version. Writer only.
     pub fn remove(&self, key: &K, old: Link) -> bool {
-        if self
-            .links
-            .remove(self.hash(key), |found| found == old)
-            .is_none()
-        {
+        if self.links.remove(key, |found| found == old).is_none() {
             return false;
         }
         self.order.remove_sync(key);

@@ -19,6 +19,7 @@
 //! bytes per key) at the price of longer probes for absent keys, which only the writer's
 //! insert makes; a present key is found within a few adjacent slots.
 
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use scc::{AtomicShared, Guard, Shared, Tag};
@@ -67,8 +68,9 @@ impl Slots {
     }
 }
 
-/// Key hashes to row links; see the module docs.
-pub(crate) struct RowMap {
+/// Keys to row links, through their hashes; see the module docs.
+pub(crate) struct RowMap<H = foldhash::fast::RandomState> {
+    hasher: H,
     current: AtomicShared<Slots>,
     /// Slots holding a key.
     live: AtomicUsize,
@@ -76,9 +78,10 @@ pub(crate) struct RowMap {
     used: AtomicUsize,
 }
 
-impl Default for RowMap {
+impl<H: BuildHasher + Default> Default for RowMap<H> {
     fn default() -> Self {
         RowMap {
+            hasher: H::default(),
             current: AtomicShared::new(Slots::with_capacity(MIN_SLOTS)),
             live: AtomicUsize::new(0),
             used: AtomicUsize::new(0),
@@ -86,7 +89,7 @@ impl Default for RowMap {
     }
 }
 
-impl RowMap {
+impl<H: BuildHasher> RowMap<H> {
     /// Number of keys.
     pub(crate) fn len(&self) -> usize {
         self.live.load(Ordering::Acquire)
@@ -99,15 +102,15 @@ impl RowMap {
             .expect("a RowMap always holds an array: it starts with one and only swaps in new ones")
     }
 
-    /// Offers the link of every slot tagged with `hash` to `accept`, in probe order, and
+    /// Offers the link of every slot tagged like `key` to `accept`, in probe order, and
     /// returns the first answer that is `Some`. `accept` reads the row to compare keys.
-    pub(crate) fn find<T>(
+    pub(crate) fn find<Q: Hash + ?Sized, T>(
         &self,
-        hash: u64,
+        key: &Q,
         guard: &Guard,
         mut accept: impl FnMut(Link) -> Option<T>,
     ) -> Option<T> {
-        let tag = tag(hash);
+        let tag = tag(self.hasher.hash_one(key));
         for slot in self.slots(guard).probe(tag) {
             match slot.tag.load(Ordering::Acquire) {
                 EMPTY => return None,
@@ -125,11 +128,10 @@ impl RowMap {
     /// The slot of the key that `is_key` recognizes by its row. Writer only.
     fn slot_of<'g>(
         &self,
-        hash: u64,
+        tag: u32,
         guard: &'g Guard,
         mut is_key: impl FnMut(Link) -> bool,
     ) -> Option<&'g Slot> {
-        let tag = tag(hash);
         for slot in self.slots(guard).probe(tag) {
             match slot.tag.load(Ordering::Acquire) {
                 EMPTY => return None,
@@ -140,18 +142,23 @@ impl RowMap {
         None
     }
 
-    /// Adds a key with `hash` at `link`, unless `is_key` recognizes a row already present.
-    /// Returns whether it was added. Writer only.
-    pub(crate) fn insert(&self, hash: u64, link: Link, is_key: impl FnMut(Link) -> bool) -> bool {
+    /// Adds `key` at `link`, unless `is_key` recognizes a row already present. Returns
+    /// whether it was added. Writer only.
+    pub(crate) fn insert<Q: Hash + ?Sized>(
+        &self,
+        key: &Q,
+        link: Link,
+        is_key: impl FnMut(Link) -> bool,
+    ) -> bool {
         let guard = Guard::new();
-        if self.slot_of(hash, &guard, is_key).is_some() {
+        let tag = tag(self.hasher.hash_one(key));
+        if self.slot_of(tag, &guard, is_key).is_some() {
             return false;
         }
         let capacity = self.slots(&guard).slots.len();
         if (self.used.load(Ordering::Relaxed) + 1) * 8 > capacity * 7 {
             self.rebuild(&guard);
         }
-        let tag = tag(hash);
         let free = self
             .slots(&guard)
             .probe(tag)
@@ -168,23 +175,27 @@ impl RowMap {
 
     /// Points the key that `is_key` recognizes at `link` and returns its old link.
     /// Writer only.
-    pub(crate) fn replace(
+    pub(crate) fn replace<Q: Hash + ?Sized>(
         &self,
-        hash: u64,
+        key: &Q,
         link: Link,
         is_key: impl FnMut(Link) -> bool,
     ) -> Option<Link> {
         let guard = Guard::new();
-        let slot = self.slot_of(hash, &guard, is_key)?;
+        let slot = self.slot_of(tag(self.hasher.hash_one(key)), &guard, is_key)?;
         let old = slot.link.load();
         slot.link.store(link);
         Some(old)
     }
 
     /// Removes the key that `is_key` recognizes and returns its link. Writer only.
-    pub(crate) fn remove(&self, hash: u64, is_key: impl FnMut(Link) -> bool) -> Option<Link> {
+    pub(crate) fn remove<Q: Hash + ?Sized>(
+        &self,
+        key: &Q,
+        is_key: impl FnMut(Link) -> bool,
+    ) -> Option<Link> {
         let guard = Guard::new();
-        let slot = self.slot_of(hash, &guard, is_key)?;
+        let slot = self.slot_of(tag(self.hasher.hash_one(key)), &guard, is_key)?;
         let link = slot.link.load();
         slot.tag.store(TOMBSTONE, Ordering::Release);
         self.live.fetch_sub(1, Ordering::AcqRel);
@@ -236,23 +247,33 @@ mod tests {
     }
 
     /// A deliberately poor hash, so many keys share one and probes get long.
-    fn hash(key: u32) -> u64 {
-        u64::from(key % 7)
+    #[derive(Default)]
+    struct Poor(u64);
+    impl std::hash::Hasher for Poor {
+        fn finish(&self) -> u64 {
+            self.0 % 7
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for byte in bytes {
+                self.0 = self.0.wrapping_mul(31).wrapping_add(u64::from(*byte));
+            }
+        }
     }
+    type Map = RowMap<std::hash::BuildHasherDefault<Poor>>;
 
     fn is(key: u32) -> impl Fn(Link) -> bool {
         move |link| link.page_id == key
     }
 
-    fn get(map: &RowMap, key: u32) -> Option<Link> {
-        map.find(hash(key), &Guard::new(), |link| {
+    fn get(map: &Map, key: u32) -> Option<Link> {
+        map.find(&key, &Guard::new(), |link| {
             (link.page_id == key).then_some(link)
         })
     }
 
     #[test]
     fn agrees_with_a_hashmap_model() {
-        let map = RowMap::default();
+        let map = Map::default();
         let mut model: HashMap<u32, Link> = HashMap::new();
         let mut state = 1u64;
         let steps = if cfg!(miri) { 400 } else { 60_000 };
@@ -264,18 +285,18 @@ mod tests {
             let version = step as u32;
             match (state >> 20) % 4 {
                 0 | 1 => {
-                    let added = map.insert(hash(key), link(key, version), is(key));
+                    let added = map.insert(&key, link(key, version), is(key));
                     assert_eq!(added, !model.contains_key(&key));
                     model.entry(key).or_insert(link(key, version));
                 }
                 2 => {
-                    let old = map.replace(hash(key), link(key, version), is(key));
+                    let old = map.replace(&key, link(key, version), is(key));
                     assert_eq!(old, model.get(&key).copied());
                     if let Some(current) = model.get_mut(&key) {
                         *current = link(key, version);
                     }
                 }
-                _ => assert_eq!(map.remove(hash(key), is(key)), model.remove(&key)),
+                _ => assert_eq!(map.remove(&key, is(key)), model.remove(&key)),
             }
             assert_eq!(get(&map, key), model.get(&key).copied());
             assert_eq!(map.len(), model.len());
@@ -287,10 +308,10 @@ mod tests {
 
     #[test]
     fn readers_always_find_keys_that_stay_while_others_come_and_go() {
-        let map = Arc::new(RowMap::default());
+        let map = Arc::new(Map::default());
         let stable: Vec<u32> = (0..64).collect();
         for &key in &stable {
-            assert!(map.insert(hash(key), link(key, 0), is(key)));
+            assert!(map.insert(&key, link(key, 0), is(key)));
         }
         let rounds = if cfg!(miri) { 30 } else { 20_000 };
         let reader = {
@@ -307,11 +328,11 @@ mod tests {
         // Churn other keys through inserts, replaces, removals and array rebuilds.
         for round in 0..rounds as u32 {
             let key = 1_000 + round % 500;
-            map.insert(hash(key), link(key, round), is(key));
+            map.insert(&key, link(key, round), is(key));
             let stable_key = stable[round as usize % stable.len()];
-            map.replace(hash(stable_key), link(stable_key, round), is(stable_key));
+            map.replace(&stable_key, link(stable_key, round), is(stable_key));
             if round % 3 == 0 {
-                map.remove(hash(key), is(key));
+                map.remove(&key, is(key));
             }
         }
         reader.join().expect("the reader saw every stable key");
