@@ -222,20 +222,28 @@ impl Shard {
     }
 
     /// Adds `tag` at `link` unless `is_key` recognizes a row already present. Writer only.
-    fn insert(&self, tag: u32, link: Link, is_key: impl FnMut(Link) -> bool) -> bool {
+    fn insert(&self, tag: u32, link: Link, mut is_key: impl FnMut(Link) -> bool) -> bool {
         let guard = Guard::new();
-        if self.slot_of(tag, &guard, is_key).is_some() {
-            return false;
-        }
         let capacity = self.slots(&guard).slots.len();
         if (self.used.load(Ordering::Relaxed) + 1) * 8 > capacity * 7 {
             self.rebuild(&guard);
         }
-        let free = self
-            .slots(&guard)
-            .probe(tag)
-            .find(|slot| slot.tag.load(Ordering::Relaxed) <= TOMBSTONE)
-            .expect("the array is at most seven eighths used, so a probe meets a free slot");
+        // One pass: look for the key up to the first empty slot, and remember the first
+        // slot a new key may take (a tombstone, or that empty slot).
+        let mut free = None;
+        for slot in self.slots(&guard).probe(tag) {
+            match slot.tag.load(Ordering::Relaxed) {
+                EMPTY => {
+                    free = free.or(Some(slot));
+                    break;
+                }
+                TOMBSTONE => free = free.or(Some(slot)),
+                found if found == tag && is_key(slot.link.load()) => return false,
+                _ => {}
+            }
+        }
+        let free =
+            free.expect("the array is at most seven eighths used, so a probe meets a free slot");
         if free.tag.load(Ordering::Relaxed) == EMPTY {
             self.used.fetch_add(1, Ordering::Relaxed);
         }
