@@ -1,4 +1,4 @@
-//! Entries of ordered secondary indexes: a value and the primary key it belongs to.
+//! Entries of the unique indexes' ordered sets: a value and the primary key it belongs to.
 
 use std::ops::Bound;
 

@@ -109,7 +109,7 @@ impl<V: IndexKey, P: IndexKey> UniqueIndex<V, P> {
 }
 
 /// Collects the primary keys of the entries whose value is in `range`.
-pub(super) fn ordered_keys<V: IndexKey, P: IndexKey>(
+fn ordered_keys<V: IndexKey, P: IndexKey>(
     order: &BTreeSet<IndexEntry<V, P>>,
     range: KeyRange<V>,
     limit: usize,
