@@ -17,7 +17,6 @@ use worktable_pages::{Guard, Link};
 use worktable_persistence::{Operation, OperationKind};
 
 use crate::feed::FeedPublisher;
-use std::collections::HashSet;
 
 use crate::ops::{Commit, CommitMsg, Prepared, Reply, Staged, WriteKind};
 use crate::pump::{Pump, next_signal};
@@ -292,7 +291,7 @@ impl<S: TableSchema> CommitActor<S> {
             tracing::debug!(table = S::NAME, position, %error, "insert batch refused");
             Err((position, error))
         };
-        let mut keys = HashSet::with_capacity(rows.len());
+        let mut keys = foldhash::HashSet::with_capacity_and_hasher(rows.len(), Default::default());
         for row in &rows {
             if store.contains(&row.pk) || !keys.insert(&row.pk) {
                 let error = WorkTableError::AlreadyExists {

@@ -96,7 +96,7 @@ pub fn group_unique_conflict<Row, Pk: IndexKey, V: IndexKey>(
     get: fn(&Row) -> &V,
     rows: &RowAt<'_, Row>,
 ) -> Option<usize> {
-    use std::collections::{HashMap, HashSet};
+    use foldhash::{HashMap, HashSet};
     let gives_up =
         |c: &RowChange<'_, Row, Pk>| c.old.is_some_and(|(old, _)| get(old) != get(c.new));
     let takes = |c: &RowChange<'_, Row, Pk>| c.old.is_none_or(|(old, _)| get(old) != get(c.new));
@@ -105,7 +105,7 @@ pub fn group_unique_conflict<Row, Pk: IndexKey, V: IndexKey>(
         .iter()
         .filter_map(|c| c.old.map(|(_, link)| (link, gives_up(c))))
         .collect();
-    let mut taken: HashSet<&V> = HashSet::new();
+    let mut taken: HashSet<&V> = HashSet::default();
     for (position, change) in changes.iter().enumerate().filter(|(_, c)| takes(c)) {
         let value = get(change.new);
         if !taken.insert(value) {

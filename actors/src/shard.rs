@@ -13,7 +13,9 @@
 //! computed from. Multi-row updates of a table run one at a time, so reservations never
 //! wait for each other.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 

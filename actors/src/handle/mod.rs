@@ -1,7 +1,6 @@
 //! The table handle: synchronous, lock-free reads and asynchronous writes through the
 //! table's actors.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -84,8 +83,8 @@ impl<S: TableSchema> Actors<S> {
                     batch: Vec::new(),
                     commit: commit_inbox.clone(),
                     sent: 0,
-                    in_flight: HashMap::new(),
-                    reserved: HashMap::new(),
+                    in_flight: Default::default(),
+                    reserved: Default::default(),
                 });
                 Shard { actor, ops }
             })
