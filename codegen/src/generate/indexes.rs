@@ -54,8 +54,11 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
     });
     let removes = table.indexes.iter().map(|index| {
         let (idx, field) = (&index.name, index_field(table, index));
-        let link = index.unique.then(|| quote!(, link));
-        quote!(self.#idx.remove(&row.#field, pk #link);)
+        if index.unique {
+            quote!(self.#idx.remove(&row.#field, link);)
+        } else {
+            quote!(self.#idx.remove(&row.#field, pk);)
+        }
     });
     let updates = table.indexes.iter().map(|index| {
         let (idx, field) = (&index.name, index_field(table, index));
@@ -63,7 +66,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             // A unique index leads to the current version, so it follows every update.
             quote! {
                 if old.#field != new.#field {
-                    self.#idx.remove(&old.#field, pk, old_link);
+                    self.#idx.remove(&old.#field, old_link);
                     self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk), new_link);
                 } else {
                     self.#idx.relink(&new.#field, old_link, new_link);
@@ -105,6 +108,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
     let (row_unique, current) = params(any_unique, "row", "current");
     let (changes, rows) = params(any_unique, "changes", "rows");
     let link = param(any_unique, "link");
+    let pk_non_unique = param(table.indexes.iter().any(|index| !index.unique), "pk");
     let (old_link, new_link) = params(any_unique, "old_link", "new_link");
     let (old, new) = params(any, "old", "new");
     let link_ty = quote!(::worktable::__private::Link);
@@ -131,7 +135,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                 fn insert(&self, #row_any: &#row, #pk_any: &#pk, #link: #link_ty) {
                     #(#inserts)*
                 }
-                fn remove(&self, #row_any: &#row, #pk_any: &#pk, #link: #link_ty) {
+                fn remove(&self, #row_any: &#row, #pk_non_unique: &#pk, #link: #link_ty) {
                     #(#removes)*
                 }
                 fn update(

@@ -21,7 +21,7 @@ mod tree;
 mod unique;
 
 pub use bounds::{KeyRange, is_empty_range};
-pub use entry::{IndexEntry, Tiebreak};
+pub use entry::UniqueEntry;
 pub use non_unique::NonUniqueIndex;
 pub use primary::{PrimaryIndex, RowKeys};
 pub use unique::UniqueIndex;

@@ -179,7 +179,7 @@ mod tests {
                     if let Some(old) = model.remove(&pk) {
                         let current = current.expect("a key in the model is in the index");
                         assert!(primary.remove(&pk, current));
-                        unique.remove(&old, &pk, current);
+                        unique.remove(&old, current);
                         non_unique.remove(&old, &pk);
                     } else {
                         assert!(current.is_none());
@@ -194,7 +194,7 @@ mod tests {
                         if old == value {
                             unique.relink(&value, current, new);
                         } else {
-                            unique.remove(&old, &pk, current);
+                            unique.remove(&old, current);
                             unique.insert(value, pk, new);
                             non_unique.remove(&old, &pk);
                             non_unique.insert(value, pk);
