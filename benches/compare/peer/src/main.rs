@@ -71,29 +71,14 @@ fn main() {
         }))
         .unwrap();
     report("insert", elapsed, n);
-    println!(
-        "rss_per_row={:.1}",
-        (rss_bytes() as f64 - before as f64) / n as f64
-    );
+    report_rss(before, n);
     assert_eq!(table.count() as u64, n);
 
-    // 3. select_pk
-    let ks = keys(1, n, n);
-    let (start, mut sum) = (Instant::now(), 0u64);
-    for &k in &ks {
-        sum = sum.wrapping_add(table.select(first + k).expect("select_pk").val);
-    }
-    report("select_pk", start.elapsed(), n);
-    assert_eq!(sum, val_sum(&ks));
-
-    // 4. select_unique
-    let ks = keys(2, n, n);
-    let (start, mut sum) = (Instant::now(), 0u64);
-    for &k in &ks {
-        sum = sum.wrapping_add(table.select_by_val(val_of(k)).expect("select_unique").id);
-    }
-    report("select_unique", start.elapsed(), n);
-    assert_eq!(sum, id_sum(first, &ks));
+    // 3. select_pk, 4. select_unique
+    select_pk(n, |k| table.select(first + k).expect("select_pk").val);
+    select_unique(n, first, |val| {
+        table.select_by_val(val).expect("select_unique").id
+    });
 
     // 5. select_pk_2threads
     let lookup = {
@@ -103,39 +88,27 @@ fn main() {
     two_threads(n, lookup);
 
     // 6. select_nonunique
-    let ks = nonunique_keys(n);
-    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
-    for &k in &ks {
+    select_nonunique(n, |name| {
         let rows = table
-            .select_by_name(names[k as usize].clone())
+            .select_by_name(names[name].clone())
             .execute()
             .expect("select_nonunique");
-        count += rows.len() as u64;
-        sum = rows
+        let amounts = rows
             .iter()
-            .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
-    }
-    report("select_nonunique", start.elapsed(), ks.len() as u64);
-    assert_eq!((count, sum), nonunique_expected(n, &ks));
+            .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
+        (rows.len() as u64, amounts)
+    });
 
     // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-    let span = range_span(n);
-    let ks = range_starts(n);
-    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
-    for &s in &ks {
+    select_range(n, |start, end| {
         let rows = table
-            .select_by_val_range(s..s + span)
+            .select_by_val_range(start..end)
             .order_on(BenchRowFields::Val, Order::Desc)
             .limit(100)
             .execute()
             .expect("select_range");
-        count += rows.len() as u64;
-        for (p, r) in rows.iter().enumerate() {
-            sum = sum.wrapping_add(r.val.wrapping_mul(p as u64 + 1));
-        }
-    }
-    report("select_range", start.elapsed(), RANGE_QUERIES);
-    assert_eq!((count, sum), range_expected(n, &ks), "select_range results");
+        ranked(rows.iter().map(|r| r.val))
+    });
 
     // 8. update: full row, new amount and name, N random rows
     let ks = update_keys(n);

@@ -93,31 +93,18 @@ fn main() {
         }
         report("insert", start.elapsed(), n);
         drop(st);
-        println!(
-            "rss_per_row={:.1}",
-            (rss_bytes() as f64 - before as f64) / n as f64
-        );
+        report_rss(before, n);
         assert_eq!(count(&conn), n);
 
-        // 3. select_pk
-        let ks = keys(1, n, n);
+        // 3. select_pk, 4. select_unique
         let mut st = conn.prepare(BY_ID).unwrap();
-        let (start, mut sum) = (Instant::now(), 0u64);
-        for &k in &ks {
-            sum = sum.wrapping_add(st.query_row([first + k], to_row).expect("select_pk").val);
-        }
-        report("select_pk", start.elapsed(), n);
-        assert_eq!(sum, val_sum(&ks));
-
-        // 4. select_unique
-        let ks = keys(2, n, n);
+        select_pk(n, |k| {
+            st.query_row([first + k], to_row).expect("select_pk").val
+        });
         let mut st = conn.prepare(BY_VAL).unwrap();
-        let (start, mut sum) = (Instant::now(), 0u64);
-        for &k in &ks {
-            sum = sum.wrapping_add(st.query_row([val_of(k)], to_row).expect("select_unique").id);
-        }
-        report("select_unique", start.elapsed(), n);
-        assert_eq!(sum, id_sum(first, &ks));
+        select_unique(n, first, |val| {
+            st.query_row([val], to_row).expect("select_unique").id
+        });
         first
     };
 
@@ -137,45 +124,29 @@ fn main() {
     {
         // 6. select_nonunique
         let conn = shared.lock();
-        let ks = nonunique_keys(n);
         let mut st = conn.prepare(BY_NAME).unwrap();
-        let (start, mut count_, mut sum) = (Instant::now(), 0u64, 0u64);
-        for &k in &ks {
+        select_nonunique(n, |name| {
             let rows: Vec<Row> = st
-                .query_map([&names[k as usize]], to_row)
+                .query_map([&names[name]], to_row)
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .expect("select_nonunique");
-            count_ += rows.len() as u64;
-            sum = rows
+            let amounts = rows
                 .iter()
-                .fold(sum, |s, r| s.wrapping_add(r.amount as u64));
-        }
-        report("select_nonunique", start.elapsed(), ks.len() as u64);
-        assert_eq!((count_, sum), nonunique_expected(n, &ks));
+                .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
+            (rows.len() as u64, amounts)
+        });
 
         // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-        let span = range_span(n);
-        let ks = range_starts(n);
         let mut st = conn.prepare(RANGE).unwrap();
-        let (start, mut count_, mut sum) = (Instant::now(), 0u64, 0u64);
-        for &s in &ks {
+        select_range(n, |start, end| {
             let rows: Vec<Row> = st
-                .query_map([s, s + span], to_row)
+                .query_map([start, end], to_row)
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .expect("select_range");
-            count_ += rows.len() as u64;
-            for (p, r) in rows.iter().enumerate() {
-                sum = sum.wrapping_add(r.val.wrapping_mul(p as u64 + 1));
-            }
-        }
-        report("select_range", start.elapsed(), RANGE_QUERIES);
-        assert_eq!(
-            (count_, sum),
-            range_expected(n, &ks),
-            "select_range results"
-        );
+            ranked(rows.iter().map(|r| r.val))
+        });
 
         // 8. update: every column, new amount and name, N random rows
         let ks = update_keys(n);

@@ -2,7 +2,7 @@
 //! PRNG, the column values of row `i`, resident memory and the output lines the runner
 //! parses. Shared as a library so each system still gets a binary of its own.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Distinct values of the non-unique `name` column.
 pub const NAMES: u64 = 1_000;
@@ -98,6 +98,80 @@ where
     let start = spans.iter().map(|s| s.0).min().expect("two threads");
     let end = spans.iter().map(|s| s.1).max().expect("two threads");
     report("select_pk_2threads", end - start, 2 * n);
+}
+
+/// Prints `rss_per_row`: resident bytes grown since `before`, per row of `n`.
+pub fn report_rss(before: u64, n: u64) {
+    println!(
+        "rss_per_row={:.1}",
+        (rss_bytes() as f64 - before as f64) / n as f64
+    );
+}
+
+/// Runs `select_pk`: `n` lookups of random rows, timed and checked. `val_at(k)` returns the
+/// `val` of the row with key `first + k`.
+pub fn select_pk(n: u64, mut val_at: impl FnMut(u64) -> u64) {
+    let ks = keys(1, n, n);
+    let (start, mut sum) = (Instant::now(), 0u64);
+    for &k in &ks {
+        sum = sum.wrapping_add(val_at(k));
+    }
+    report("select_pk", start.elapsed(), n);
+    assert_eq!(sum, val_sum(&ks), "select_pk results");
+}
+
+/// Runs `select_unique`: `n` lookups of random rows by `val`, timed and checked.
+/// `id_of(val)` returns the key of the row holding `val`; keys start at `first`.
+pub fn select_unique(n: u64, first: u64, mut id_of: impl FnMut(u64) -> u64) {
+    let ks = keys(2, n, n);
+    let (start, mut sum) = (Instant::now(), 0u64);
+    for &k in &ks {
+        sum = sum.wrapping_add(id_of(val_of(k)));
+    }
+    report("select_unique", start.elapsed(), n);
+    assert_eq!(sum, id_sum(first, &ks), "select_unique results");
+}
+
+/// Runs `select_nonunique`, timed and checked. `rows_of(name)` looks up the rows holding
+/// the name with that index and returns how many there are and their `amount`s summed
+/// (wrapping, as `u64`).
+pub fn select_nonunique(n: u64, mut rows_of: impl FnMut(usize) -> (u64, u64)) {
+    let ks = nonunique_keys(n);
+    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
+    for &k in &ks {
+        let (rows, amounts) = rows_of(k as usize);
+        count += rows;
+        sum = sum.wrapping_add(amounts);
+    }
+    report("select_nonunique", start.elapsed(), ks.len() as u64);
+    assert_eq!(
+        (count, sum),
+        nonunique_expected(n, &ks),
+        "select_nonunique results"
+    );
+}
+
+/// Runs `select_range`, timed and checked. `query(start, end)` returns the rows with `val`
+/// in `start..end`, by `val` descending, at most 100, summarized by [`ranked`].
+pub fn select_range(n: u64, mut query: impl FnMut(u64, u64) -> (u64, u64)) {
+    let span = range_span(n);
+    let ks = range_starts(n);
+    let (start, mut count, mut sum) = (Instant::now(), 0u64, 0u64);
+    for &s in &ks {
+        let (rows, weighted) = query(s, s + span);
+        count += rows;
+        sum = sum.wrapping_add(weighted);
+    }
+    report("select_range", start.elapsed(), RANGE_QUERIES);
+    assert_eq!((count, sum), range_expected(n, &ks), "select_range results");
+}
+
+/// How many `vals` there are and each times its 1-based position, summed (wrapping): what
+/// [`select_range`] checks of one query's result.
+pub fn ranked(vals: impl Iterator<Item = u64>) -> (u64, u64) {
+    vals.enumerate().fold((0, 0), |(count, sum), (p, val)| {
+        (count + 1, sum.wrapping_add(val.wrapping_mul(p as u64 + 1)))
+    })
 }
 
 /// The names looked up by `select_nonunique`.
