@@ -105,6 +105,17 @@ impl<H: BuildHasher> RowMap<H> {
         (&self.shards[(tag >> (32 - SHARD_BITS)) as usize], tag)
     }
 
+    /// The shard and slot of the key that `is_key` recognizes by its row. Writer only.
+    fn slot_of<'g, Q: Hash + ?Sized>(
+        &'g self,
+        key: &Q,
+        guard: &'g Guard,
+        is_key: impl FnMut(Link) -> bool,
+    ) -> Option<(&'g Shard, &'g Slot)> {
+        let (shard, tag) = self.route(key);
+        Some((shard, shard.slot_of(tag, guard, is_key)?))
+    }
+
     /// Offers the link of every slot tagged like `key` to `accept`, in probe order, and
     /// returns the first answer that is `Some`. `accept` reads the row to compare keys.
     pub(crate) fn find<Q: Hash + ?Sized, T>(
@@ -152,9 +163,8 @@ impl<H: BuildHasher> RowMap<H> {
         link: Link,
         is_key: impl FnMut(Link) -> bool,
     ) -> Option<Link> {
-        let (shard, tag) = self.route(key);
         let guard = Guard::new();
-        let slot = shard.slot_of(tag, &guard, is_key)?;
+        let (_, slot) = self.slot_of(key, &guard, is_key)?;
         let old = slot.link.load();
         slot.link.store(link);
         Some(old)
@@ -166,9 +176,8 @@ impl<H: BuildHasher> RowMap<H> {
         key: &Q,
         is_key: impl FnMut(Link) -> bool,
     ) -> Option<Link> {
-        let (shard, tag) = self.route(key);
         let guard = Guard::new();
-        let slot = shard.slot_of(tag, &guard, is_key)?;
+        let (shard, slot) = self.slot_of(key, &guard, is_key)?;
         let link = slot.link.load();
         slot.tag.store(TOMBSTONE, Ordering::Release);
         shard.live.fetch_sub(1, Ordering::Relaxed);
