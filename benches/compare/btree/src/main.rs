@@ -206,66 +206,49 @@ fn main() {
     });
 
     // 8. update: full row, new amount and name, N random rows
-    let ks = update_keys(n);
+    let plan = update_plan(n);
     let start = Instant::now();
-    for (j, &k) in ks.iter().enumerate() {
-        let j = j as u64;
+    for u in plan {
         let row = Row {
-            id: first + k,
-            val: val_of(k),
-            name: names[((k + j + 1) % NAMES) as usize].clone(),
-            amount: -(j as i64),
+            id: first + u.k,
+            val: u.val,
+            name: names[u.name].clone(),
+            amount: u.amount,
         };
         table.update(row).expect("update");
     }
-    let elapsed = start.elapsed();
-    report("update", elapsed, n);
-    let model = update_model(n, &ks);
-    for (i, &(amount, name)) in model.iter().enumerate() {
-        let row = table.select(first + i as u64).expect("updated row");
-        assert_eq!(
-            (row.amount, row.name.as_str()),
-            (amount, names[name as usize].as_str())
-        );
-    }
+    report("update", start.elapsed(), n);
+    check_updates(n, &names, |k| {
+        let row = table.select(first + k).expect("updated row");
+        (row.amount, row.name)
+    });
 
     // 11. delete: N/2 distinct random rows
     let order = delete_order(n);
     let start = Instant::now();
-    for &k in &order {
+    for k in order {
         table.delete(first + k).expect("delete");
     }
-    let elapsed = start.elapsed();
-    report("delete", elapsed, n / 2);
-    assert_eq!(table.count() as u64, n - n / 2);
-    assert!(order.iter().all(|&k| table.select(first + k).is_none()));
+    report("delete", start.elapsed(), n / 2);
+    check_deletes(n, table.count() as u64, |k| {
+        table.select(first + k).is_some()
+    });
     drop(table);
 
     // 9. insert_64: 64 tasks, each with a clone of the handle, into a fresh table
     let table = Arc::new(Table::default());
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let (t, nm) = (table.clone(), names.clone());
-            rt.spawn(async move {
-                for i in (task..n).step_by(TASKS as usize) {
-                    t.insert(row(&t, &nm, i)).expect("insert_64");
-                }
-            })
-        })
-        .collect();
-    rt.block_on(async {
-        for task in tasks {
-            task.await.unwrap();
+    let elapsed = timed_tasks(&rt, |task| {
+        let (t, nm) = (table.clone(), names.clone());
+        async move {
+            for i in task_rows(task, n) {
+                t.insert(row(&t, &nm, i)).expect("insert_64");
+            }
         }
     });
-    report("insert_64", start.elapsed(), n);
-    assert_eq!(table.count() as u64, n);
-    assert!((0..n).step_by(97).all(|i| {
-        table
-            .select_by_val(val_of(i))
-            .is_some_and(|r| r.amount == amount_of(i))
-    }));
+    report("insert_64", elapsed, n);
+    check_loaded("insert_64", n, table.count() as u64, |val| {
+        table.select_by_val(val).map(|r| r.amount)
+    });
     drop(table);
 
     // 10. insert_many: fresh table, one write lock per batch of 1,000 rows
@@ -279,10 +262,7 @@ fn main() {
         assert_eq!(table.insert_many(rows).expect("insert_many").len(), len);
     }
     report("insert_many", start.elapsed(), n);
-    assert_eq!(table.count() as u64, n);
-    assert!((0..n).step_by(97).all(|i| {
-        table
-            .select_by_val(val_of(i))
-            .is_some_and(|r| r.amount == amount_of(i))
-    }));
+    check_loaded("insert_many", n, table.count() as u64, |val| {
+        table.select_by_val(val).map(|r| r.amount)
+    });
 }

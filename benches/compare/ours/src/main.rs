@@ -108,77 +108,52 @@ fn main() {
     });
 
     // 8. update: full row, new amount and name, N random rows
-    let ks = update_keys(n);
-    let (t, nm, plan) = (table.clone(), names.clone(), ks.clone());
-    let elapsed = rt
-        .block_on(rt.spawn(async move {
-            let start = Instant::now();
-            for (j, &k) in plan.iter().enumerate() {
-                let j = j as u64;
-                let row = BenchRow {
-                    id: first + k,
-                    val: val_of(k),
-                    name: nm[((k + j + 1) % NAMES) as usize].clone(),
-                    amount: -(j as i64),
-                };
-                t.update(row).await.expect("update");
-            }
-            start.elapsed()
-        }))
-        .unwrap();
+    let (t, nm) = (table.clone(), names.clone());
+    let elapsed = timed_task(&rt, async move {
+        for u in update_plan(n) {
+            let row = BenchRow {
+                id: first + u.k,
+                val: u.val,
+                name: nm[u.name].clone(),
+                amount: u.amount,
+            };
+            t.update(row).await.expect("update");
+        }
+    });
     report("update", elapsed, n);
-    let model = update_model(n, &ks);
-    for (i, &(amount, name)) in model.iter().enumerate() {
-        let row = table.select(first + i as u64).expect("updated row");
-        assert_eq!(
-            (row.amount, row.name.as_str()),
-            (amount, names[name as usize].as_str())
-        );
-    }
+    check_updates(n, &names, |k| {
+        let row = table.select(first + k).expect("updated row");
+        (row.amount, row.name)
+    });
 
     // 11. delete: N/2 distinct random rows
-    let order = delete_order(n);
-    let (t, plan) = (table.clone(), order.clone());
-    let elapsed = rt
-        .block_on(rt.spawn(async move {
-            let start = Instant::now();
-            for &k in &plan {
-                t.delete(first + k).await.expect("delete");
-            }
-            start.elapsed()
-        }))
-        .unwrap();
+    let t = table.clone();
+    let elapsed = timed_task(&rt, async move {
+        for k in delete_order(n) {
+            t.delete(first + k).await.expect("delete");
+        }
+    });
     report("delete", elapsed, n / 2);
-    assert_eq!(table.count() as u64, n - n / 2);
-    assert!(order.iter().all(|&k| table.select(first + k).is_none()));
+    check_deletes(n, table.count() as u64, |k| {
+        table.select(first + k).is_some()
+    });
     rt.block_on(table.shutdown()).expect("shutdown");
     drop(table);
 
     // 9. insert_64: 64 tasks, each with a clone of the handle, into a fresh table
     let table = BenchWorkTable::default();
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let (t, nm) = (table.clone(), names.clone());
-            rt.spawn(async move {
-                for i in (task..n).step_by(TASKS as usize) {
-                    t.insert(row(&t, &nm, i)).await.expect("insert_64");
-                }
-            })
-        })
-        .collect();
-    rt.block_on(async {
-        for task in tasks {
-            task.await.unwrap();
+    let elapsed = timed_tasks(&rt, |task| {
+        let (t, nm) = (table.clone(), names.clone());
+        async move {
+            for i in task_rows(task, n) {
+                t.insert(row(&t, &nm, i)).await.expect("insert_64");
+            }
         }
     });
-    report("insert_64", start.elapsed(), n);
-    assert_eq!(table.count() as u64, n);
-    assert!((0..n).step_by(97).all(|i| {
-        table
-            .select_by_val(val_of(i))
-            .is_some_and(|r| r.amount == amount_of(i))
-    }));
+    report("insert_64", elapsed, n);
+    check_loaded("insert_64", n, table.count() as u64, |val| {
+        table.select_by_val(val).map(|r| r.amount)
+    });
     rt.block_on(table.shutdown()).expect("shutdown");
     drop(table);
 
@@ -189,26 +164,18 @@ fn main() {
 fn insert_many(rt: &tokio::runtime::Runtime, names: &Arc<Vec<String>>, n: u64) {
     let table = BenchWorkTable::default();
     let (t, nm) = (table.clone(), names.clone());
-    let elapsed = rt
-        .block_on(rt.spawn(async move {
-            let start = Instant::now();
-            for batch in (0..n).step_by(BATCH as usize) {
-                let rows: Vec<BenchRow> = (batch..(batch + BATCH).min(n))
-                    .map(|i| row(&t, &nm, i))
-                    .collect();
-                let len = rows.len();
-                let pks: Vec<BenchPrimaryKey> = t.insert_many(rows).await.expect("insert_many");
-                assert_eq!(pks.len(), len);
-            }
-            start.elapsed()
-        }))
-        .unwrap();
+    let elapsed = timed_task(rt, async move {
+        for batch in (0..n).step_by(BATCH as usize) {
+            let rows: Vec<BenchRow> = (batch..(batch + BATCH).min(n))
+                .map(|i| row(&t, &nm, i))
+                .collect();
+            let len = rows.len();
+            let pks: Vec<BenchPrimaryKey> = t.insert_many(rows).await.expect("insert_many");
+            assert_eq!(pks.len(), len);
+        }
+    });
     report("insert_many", elapsed, n);
-    assert_eq!(table.count() as u64, n);
-    assert!((0..n).step_by(97).all(|i| {
-        table
-            .select_by_val(val_of(i))
-            .is_some_and(|r| r.amount == amount_of(i))
-    }));
-    rt.block_on(table.shutdown()).expect("shutdown");
+    check_loaded("insert_many", n, table.count() as u64, |val| {
+        table.select_by_val(val).map(|r| r.amount)
+    });
 }

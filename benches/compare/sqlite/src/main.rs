@@ -149,35 +149,27 @@ fn main() {
         });
 
         // 8. update: every column, new amount and name, N random rows
-        let ks = update_keys(n);
+        let plan = update_plan(n);
         let mut st = conn.prepare(UPDATE).unwrap();
         let start = Instant::now();
-        for (j, &k) in ks.iter().enumerate() {
-            let j = j as u64;
-            let name = &names[((k + j + 1) % NAMES) as usize];
+        for u in plan {
             let changed = st
-                .execute(params![first + k, val_of(k), name, -(j as i64)])
+                .execute(params![first + u.k, u.val, names[u.name], u.amount])
                 .expect("update");
             assert_eq!(changed, 1, "update found its row");
         }
         report("update", start.elapsed(), n);
-        let model = update_model(n, &ks);
         let mut by_id = conn.prepare(BY_ID).unwrap();
-        for (i, &(amount, name)) in model.iter().enumerate() {
-            let row = by_id
-                .query_row([first + i as u64], to_row)
-                .expect("updated row");
-            assert_eq!(
-                (row.amount, row.name.as_str()),
-                (amount, names[name as usize].as_str())
-            );
-        }
+        check_updates(n, &names, |k| {
+            let row = by_id.query_row([first + k], to_row).expect("updated row");
+            (row.amount, row.name)
+        });
 
         // 11. delete: N/2 distinct random rows
         let order = delete_order(n);
         let mut st = conn.prepare(DELETE).unwrap();
         let start = Instant::now();
-        for &k in &order {
+        for k in order {
             assert_eq!(
                 st.execute([first + k]).expect("delete"),
                 1,
@@ -185,46 +177,32 @@ fn main() {
             );
         }
         report("delete", start.elapsed(), n / 2);
-        assert_eq!(count(&conn), n - n / 2);
-        assert!(
-            order
-                .iter()
-                .all(|&k| by_id.query_row([first + k], to_row).is_err())
-        );
+        check_deletes(n, count(&conn), |k| {
+            by_id.query_row([first + k], to_row).is_ok()
+        });
     }
     drop(shared);
 
     // 9. insert_64: 64 tasks sharing a fresh connection behind its mutex
     let shared = Arc::new(Mutex::new(open()));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let (shared, nm) = (shared.clone(), names.clone());
-            rt.spawn(async move {
-                for i in (task..n).step_by(TASKS as usize) {
-                    let conn = shared.lock();
-                    let mut st = conn.prepare_cached(INSERT).unwrap();
-                    st.insert(params![val_of(i), nm[(i % NAMES) as usize], amount_of(i)])
-                        .expect("insert_64");
-                }
-            })
-        })
-        .collect();
-    rt.block_on(async {
-        for task in tasks {
-            task.await.unwrap();
+    let elapsed = timed_tasks(&rt, |task| {
+        let (shared, nm) = (shared.clone(), names.clone());
+        async move {
+            for i in task_rows(task, n) {
+                let conn = shared.lock();
+                let mut st = conn.prepare_cached(INSERT).unwrap();
+                st.insert(params![val_of(i), nm[(i % NAMES) as usize], amount_of(i)])
+                    .expect("insert_64");
+            }
         }
     });
-    report("insert_64", start.elapsed(), n);
+    report("insert_64", elapsed, n);
     {
         let conn = shared.lock();
-        assert_eq!(count(&conn), n);
         let mut by_val = conn.prepare(BY_VAL).unwrap();
-        assert!((0..n).step_by(97).all(|i| {
-            by_val
-                .query_row([val_of(i)], to_row)
-                .is_ok_and(|r| r.amount == amount_of(i))
-        }));
+        check_loaded("insert_64", n, count(&conn), |val| {
+            by_val.query_row([val], to_row).ok().map(|r| r.amount)
+        });
     }
     drop(shared);
 
@@ -247,11 +225,8 @@ fn main() {
         tx.commit().expect("commit");
     }
     report("insert_many", start.elapsed(), n);
-    assert_eq!(count(&conn), n);
     let mut by_val = conn.prepare(BY_VAL).unwrap();
-    assert!((0..n).step_by(97).all(|i| {
-        by_val
-            .query_row([val_of(i)], to_row)
-            .is_ok_and(|r| r.amount == amount_of(i))
-    }));
+    check_loaded("insert_many", n, count(&conn), |val| {
+        by_val.query_row([val], to_row).ok().map(|r| r.amount)
+    });
 }

@@ -228,18 +228,113 @@ pub fn update_keys(n: u64) -> Vec<u64> {
     keys(5, n, n)
 }
 
-/// The `(amount, name index)` that update number `j`, of row `k`, writes.
-pub fn updated(k: u64, j: u64) -> (i64, u64) {
-    (-(j as i64), (k + j + 1) % NAMES)
+/// One full-row write of `update`: row `first + k` gets `val` (its own), `names[name]`
+/// and `amount`.
+#[derive(Clone, Copy)]
+pub struct Update {
+    pub k: u64,
+    pub val: u64,
+    pub name: usize,
+    pub amount: i64,
 }
 
-/// Every row's `(amount, name index)` after the updates of rows `ks`.
-pub fn update_model(n: u64, ks: &[u64]) -> Vec<(i64, u64)> {
-    let mut model: Vec<(i64, u64)> = (0..n).map(|i| (amount_of(i), i % NAMES)).collect();
-    for (j, &k) in ks.iter().enumerate() {
-        model[k as usize] = updated(k, j as u64);
+/// The writes of `update`, in order: N random rows, each with a new amount and name.
+pub fn update_plan(n: u64) -> Vec<Update> {
+    update_keys(n)
+        .into_iter()
+        .enumerate()
+        .map(|(j, k)| {
+            let j = j as u64;
+            Update {
+                k,
+                val: val_of(k),
+                name: ((k + j + 1) % NAMES) as usize,
+                amount: -(j as i64),
+            }
+        })
+        .collect()
+}
+
+/// Checks every row after `update`: `row_of(k)` returns the `(amount, name)` of the row
+/// with key `first + k`.
+pub fn check_updates(n: u64, names: &[String], mut row_of: impl FnMut(u64) -> (i64, String)) {
+    let mut model: Vec<(i64, usize)> = (0..n)
+        .map(|i| (amount_of(i), (i % NAMES) as usize))
+        .collect();
+    for update in update_plan(n) {
+        model[update.k as usize] = (update.amount, update.name);
     }
-    model
+    for (k, &(amount, name)) in model.iter().enumerate() {
+        let (found_amount, found_name) = row_of(k as u64);
+        assert_eq!(
+            (found_amount, found_name.as_str()),
+            (amount, names[name].as_str()),
+            "row {k} after update"
+        );
+    }
+}
+
+/// Checks the table after `delete`: `count` rows are left, and `found(k)` (whether the row
+/// with key `first + k` exists) is false for every deleted row.
+pub fn check_deletes(n: u64, count: u64, mut found: impl FnMut(u64) -> bool) {
+    assert_eq!(count, n - n / 2, "rows left after delete");
+    assert!(
+        delete_order(n).into_iter().all(|k| !found(k)),
+        "a deleted row is still found"
+    );
+}
+
+/// Checks a table that `insert_64` or `insert_many` loaded: `count` is N, and
+/// `amount_by_val(val)` finds every 97th row by its `val`, with its amount.
+pub fn check_loaded(
+    op: &str,
+    n: u64,
+    count: u64,
+    mut amount_by_val: impl FnMut(u64) -> Option<i64>,
+) {
+    assert_eq!(count, n, "{op}: rows after loading");
+    assert!(
+        (0..n)
+            .step_by(97)
+            .all(|i| amount_by_val(val_of(i)) == Some(amount_of(i))),
+        "{op}: a loaded row is missing or wrong"
+    );
+}
+
+/// Runs `work` as one task spawned on `rt` (not in `block_on` on the main thread) and
+/// returns how long it took, timed inside the task.
+pub fn timed_task<F>(rt: &tokio::runtime::Runtime, work: F) -> Duration
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    rt.block_on(rt.spawn(async move {
+        let start = Instant::now();
+        work.await;
+        start.elapsed()
+    }))
+    .expect("the timed task")
+}
+
+/// Runs `insert_64`'s `TASKS` tasks on `rt`, task `t` running `work(t)`, and returns the
+/// wall time from spawning the first to the end of the last.
+pub fn timed_tasks<F, W>(rt: &tokio::runtime::Runtime, work: W) -> Duration
+where
+    W: Fn(u64) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS).map(|task| rt.spawn(work(task))).collect();
+    rt.block_on(async {
+        for task in tasks {
+            task.await.expect("an insert_64 task");
+        }
+    });
+    start.elapsed()
+}
+
+/// The rows task `task` of `insert_64` inserts.
+pub fn task_rows(task: u64, n: u64) -> impl Iterator<Item = u64> {
+    (task..n).step_by(TASKS as usize)
 }
 
 /// The N/2 distinct rows `delete` removes, in random order.
