@@ -13,7 +13,6 @@
 //! and `rss_per_row=<bytes>`.
 
 use std::sync::Arc;
-use std::time::Instant;
 use worktable::prelude::*;
 use worktable::worktable;
 
@@ -56,20 +55,17 @@ fn main() {
     let before = rss_bytes();
     let table = Arc::new(BenchWorkTable::default());
     let (t, nm) = (table.clone(), names.clone());
-    let (elapsed, first) = rt
-        .block_on(rt.spawn(async move {
-            let start = Instant::now();
-            let mut first = 0;
-            for i in 0..n {
-                let pk = u64::from(t.insert(row(&t, &nm, i)).await.expect("insert"));
-                if i == 0 {
-                    first = pk;
-                }
-                assert_eq!(pk, first + i, "autoincrement keys");
+    let (elapsed, first) = timed_task(&rt, async move {
+        let mut first = 0;
+        for i in 0..n {
+            let pk = u64::from(t.insert(row(&t, &nm, i)).await.expect("insert"));
+            if i == 0 {
+                first = pk;
             }
-            (start.elapsed(), first)
-        }))
-        .unwrap();
+            assert_eq!(pk, first + i, "autoincrement keys");
+        }
+        first
+    });
     report("insert", elapsed, n);
     report_rss(before, n);
     assert_eq!(table.count() as u64, n);
@@ -112,7 +108,7 @@ fn main() {
 
     // 8. update: full row, new amount and name, N random rows
     let (t, nm) = (table.clone(), names.clone());
-    let elapsed = timed_task(&rt, async move {
+    let (elapsed, ()) = timed_task(&rt, async move {
         for u in update_plan(n) {
             let row = BenchRow {
                 id: first + u.k,
@@ -131,7 +127,7 @@ fn main() {
 
     // 11. delete: N/2 distinct random rows
     let t = table.clone();
-    let elapsed = timed_task(&rt, async move {
+    let (elapsed, ()) = timed_task(&rt, async move {
         for k in delete_order(n) {
             t.delete(first + k).await.expect("delete");
         }
@@ -165,7 +161,7 @@ fn main() {
 fn insert_many(rt: &tokio::runtime::Runtime, names: &Arc<Vec<String>>, n: u64) {
     let table = Arc::new(BenchWorkTable::default());
     let (t, nm) = (table.clone(), names.clone());
-    let elapsed = timed_task(rt, async move {
+    let (elapsed, ()) = timed_task(rt, async move {
         for batch in (0..n).step_by(BATCH as usize) {
             let rows: Vec<BenchRow> = (batch..(batch + BATCH).min(n))
                 .map(|i| row(&t, &nm, i))

@@ -302,15 +302,16 @@ pub fn check_loaded(
 }
 
 /// Runs `work` as one task spawned on `rt` (not in `block_on` on the main thread) and
-/// returns how long it took, timed inside the task.
-pub fn timed_task<F>(rt: &tokio::runtime::Runtime, work: F) -> Duration
+/// returns how long it took, timed inside the task, with what it returned.
+pub fn timed_task<F, T>(rt: &tokio::runtime::Runtime, work: F) -> (Duration, T)
 where
-    F: Future<Output = ()> + Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
 {
     rt.block_on(rt.spawn(async move {
         let start = Instant::now();
-        work.await;
-        start.elapsed()
+        let output = work.await;
+        (start.elapsed(), output)
     }))
     .expect("the timed task")
 }
