@@ -6,74 +6,32 @@
 //! version it was computed from still current) before any index changes, so a refused
 //! write is never visible, even for a moment.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use kameo::Actor;
-use kameo::actor::{ActorRef, WeakActorRef};
-use kameo::error::{ActorStopReason, Infallible};
-use kameo::mailbox::{MailboxReceiver, Signal};
-use tokio::sync::mpsc::UnboundedReceiver;
-use worktable_pages::{Guard, Link};
+use worktable_pages::{Guard, Link, Unpublished};
 use worktable_persistence::{Operation, OperationKind};
 
+use crate::combine::Handler;
 use crate::feed::FeedPublisher;
-
 use crate::ops::{Commit, CommitMsg, Prepared, Reply, Staged, WriteKind};
-use crate::pump::{Pump, next_signal};
 use crate::schema::{PRIMARY_KEY_INDEX, RowChange, SecondaryIndexes};
 use crate::store::Store;
 use crate::{TableSchema, WorkTableError};
 
 /// Publishes written row versions in one total order.
-pub(crate) struct CommitActor<S: TableSchema> {
-    pub(crate) store: Arc<Store<S>>,
-    pub(crate) inbox: UnboundedReceiver<CommitMsg<S>>,
-    pub(crate) batch: Vec<CommitMsg<S>>,
+pub(crate) struct CommitPoint<S: TableSchema> {
+    store: Arc<Store<S>>,
     /// The sequence number of the last committed operation.
-    pub(crate) seq: u64,
-    pub(crate) feed: FeedPublisher<S::Pk, S::Row>,
+    seq: u64,
+    feed: FeedPublisher<S::Pk, S::Row>,
 }
 
-impl<S: TableSchema> Actor for CommitActor<S> {
-    type Args = Self;
-    type Error = Infallible;
+impl<S: TableSchema> Handler for CommitPoint<S> {
+    type Msg = CommitMsg<S>;
+    const NAME: &'static str = "commit";
 
-    fn name() -> &'static str {
-        "worktable::commit"
-    }
-
-    async fn on_start(args: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        tracing::debug!(table = S::NAME, "commit point started");
-        Ok(args)
-    }
-
-    async fn next(
-        &mut self,
-        _: WeakActorRef<Self>,
-        mailbox: &mut MailboxReceiver<Self>,
-    ) -> Result<Option<Signal<Self>>, Infallible> {
-        next_signal(self, mailbox).await
-    }
-
-    async fn on_stop(
-        &mut self,
-        _: WeakActorRef<Self>,
-        _: ActorStopReason,
-    ) -> Result<(), Infallible> {
-        // Nothing commits any more: end the change feed, also for late subscribers.
-        self.feed.close(&self.store.feed);
-        Ok(())
-    }
-}
-
-impl<S: TableSchema> Pump for CommitActor<S> {
-    type Item = CommitMsg<S>;
-
-    fn queue(&mut self) -> (&mut UnboundedReceiver<CommitMsg<S>>, &mut Vec<CommitMsg<S>>) {
-        (&mut self.inbox, &mut self.batch)
-    }
-
-    async fn handle(&mut self, batch: &mut Vec<CommitMsg<S>>) {
+    fn handle(&mut self, batch: &mut VecDeque<CommitMsg<S>>) {
         let _span =
             tracing::debug_span!("commit_batch", table = S::NAME, messages = batch.len()).entered();
         self.feed.admit(&self.store.feed);
@@ -87,9 +45,7 @@ impl<S: TableSchema> Pump for CommitActor<S> {
                     for commit in commits {
                         self.apply(commit);
                     }
-                    if let Some(progress) = self.store.progress.get(usize::from(shard)) {
-                        progress.advance(batch);
-                    }
+                    self.store.advance(shard, batch);
                 }
                 CommitMsg::Group { rows, reply } => {
                     let _ = reply.send(self.apply_group(rows));
@@ -100,34 +56,51 @@ impl<S: TableSchema> Pump for CommitActor<S> {
             }
         }
     }
+
+    fn nudge(msg: &CommitMsg<S>) -> bool {
+        msg.nudge()
+    }
 }
 
-impl<S: TableSchema> CommitActor<S> {
+impl<S: TableSchema> CommitPoint<S> {
+    /// The commit point of `store`, numbering from the first operation.
+    pub(crate) fn new(store: Arc<Store<S>>) -> Self {
+        CommitPoint {
+            store,
+            seq: 0,
+            feed: FeedPublisher::new(),
+        }
+    }
+
+    /// Ends the change feed, for present and later subscriptions: nothing commits any more.
+    pub(crate) fn close_feed(&mut self) {
+        self.feed.close(&self.store.feed);
+    }
+
     fn apply(&mut self, commit: Commit<S>) {
         match commit {
             Commit::Put {
                 kind,
                 pk,
                 row,
-                link,
+                version,
                 reply,
             } => {
-                let exists = self.store.contains(&pk);
-                match (kind, exists) {
-                    (WriteKind::Insert, true) => {
+                let guard = Guard::new();
+                let current = self.store.current(&pk, &guard);
+                match (kind, current) {
+                    (WriteKind::Insert, Some(_)) => {
                         let refusal = WorkTableError::AlreadyExists {
                             index: PRIMARY_KEY_INDEX,
                         };
-                        self.refuse(&pk, Some(link), reply, refusal)
+                        self.refuse(&pk, reply, refusal)
                     }
-                    (WriteKind::Update, false) => {
-                        self.refuse(&pk, Some(link), reply, WorkTableError::NotFound)
+                    (WriteKind::Update, None) => self.refuse(&pk, reply, WorkTableError::NotFound),
+                    (WriteKind::Insert | WriteKind::Upsert, None) => {
+                        self.insert(pk, row, version, reply)
                     }
-                    (WriteKind::Insert | WriteKind::Upsert, false) => {
-                        self.insert(pk, row, link, reply)
-                    }
-                    (WriteKind::Update | WriteKind::Upsert, true) => {
-                        self.replace(pk, row, link, None, reply)
+                    (WriteKind::Update | WriteKind::Upsert, Some(old)) => {
+                        self.replace(pk, row, version, old, reply, &guard)
                     }
                 }
             }
@@ -135,71 +108,67 @@ impl<S: TableSchema> CommitActor<S> {
                 pk,
                 base,
                 row,
-                link,
+                version,
                 reply,
-            } => self.replace(pk, row, link, Some(base), reply),
+            } => {
+                let guard = Guard::new();
+                match self.store.current(&pk, &guard) {
+                    None => self.refuse(&pk, reply, WorkTableError::NotFound),
+                    Some((link, _)) if link != base => {
+                        self.refuse(&pk, reply, Self::moved_under_its_shard())
+                    }
+                    Some(old) => self.replace(pk, row, version, old, reply, &guard),
+                }
+            }
             Commit::Delete { pk, base, reply } => self.delete(pk, base, reply),
         }
     }
 
-    /// Hands an unpublished version's space back and tells the caller why.
-    fn refuse(&self, pk: &S::Pk, link: Option<Link>, reply: Reply<S>, error: WorkTableError) {
+    /// Tells the caller why its write was refused. The write's unpublished version, if
+    /// any, was dropped by the caller of this, which frees its space.
+    fn refuse(&self, pk: &S::Pk, reply: Reply<S>, error: WorkTableError) {
         tracing::debug!(table = S::NAME, ?pk, %error, "write refused");
-        if let Some(link) = link {
-            self.store.retirer.release_unpublished(link);
-        }
         let _ = reply.send(Err(error));
     }
 
-    fn insert(&mut self, pk: S::Pk, row: S::Row, link: Link, reply: Reply<S>) {
+    fn insert(&mut self, pk: S::Pk, row: S::Row, version: Unpublished, reply: Reply<S>) {
         let store = &*self.store;
         let guard = Guard::new();
         if let Some(index) = store.indexes.conflict(&row, None, &store.rows(&guard)) {
-            return self.refuse(
-                &pk,
-                Some(link),
-                reply,
-                WorkTableError::AlreadyExists { index },
-            );
+            return self.refuse(&pk, reply, WorkTableError::AlreadyExists { index });
         }
-        store.primary.insert(pk.clone(), link, &store.keys());
+        let link = version.publish();
+        // Secondary entries first and the primary key last (and the reverse on delete):
+        // a row a reader can reach by its key, it can reach by every index.
         store.indexes.insert(&row, &pk, link);
+        store.primary.insert_new(pk.clone(), link);
         S::on_inserted(&store.generator, &pk);
         self.publish(OperationKind::Insert, pk.clone(), Some(row));
         let _ = reply.send(Ok(pk));
     }
 
-    /// Replaces the current version of `pk` (which must be `expected`, if given).
+    /// Replaces the current version `old` of `pk` with `version`.
     fn replace(
         &mut self,
         pk: S::Pk,
         row: S::Row,
-        link: Link,
-        expected: Option<Link>,
+        version: Unpublished,
+        (old_link, old_row): (Link, S::Row),
         reply: Reply<S>,
+        guard: &Guard,
     ) {
         let store = &*self.store;
-        let guard = Guard::new();
-        let Some((old_link, old_row)) = store.current(&pk, &guard) else {
-            return self.refuse(&pk, Some(link), reply, WorkTableError::NotFound);
-        };
-        if expected.is_some_and(|base| base != old_link) {
-            return self.refuse(&pk, Some(link), reply, Self::moved_under_its_shard());
-        }
         if let Some(index) = store
             .indexes
-            .conflict(&row, Some(old_link), &store.rows(&guard))
+            .conflict(&row, Some(old_link), &store.rows(guard))
         {
-            return self.refuse(
-                &pk,
-                Some(link),
-                reply,
-                WorkTableError::AlreadyExists { index },
-            );
+            return self.refuse(&pk, reply, WorkTableError::AlreadyExists { index });
         }
+        let link = version.publish();
         store.primary.replace(&pk, old_link, link);
-        store.indexes.update(&old_row, &row, &pk, old_link, link);
-        store.retirer.retire(old_link, &guard);
+        store.indexes.leave(&old_row, &row, &pk, old_link);
+        store.indexes.enter(&old_row, &row, &pk, old_link, link);
+        store.retirer.retire(old_link, guard);
         self.publish(OperationKind::Update, pk.clone(), Some(row));
         let _ = reply.send(Ok(pk));
     }
@@ -208,13 +177,13 @@ impl<S: TableSchema> CommitActor<S> {
         let store = &*self.store;
         let guard = Guard::new();
         let Some((link, old_row)) = store.current(&pk, &guard) else {
-            return self.refuse(&pk, None, reply, WorkTableError::NotFound);
+            return self.refuse(&pk, reply, WorkTableError::NotFound);
         };
         if base.is_some_and(|base| base != link) {
-            return self.refuse(&pk, None, reply, Self::moved_under_its_shard());
+            return self.refuse(&pk, reply, Self::moved_under_its_shard());
         }
-        store.indexes.remove(&old_row, &pk, link);
         store.primary.remove(&pk, link);
+        store.indexes.remove(&old_row, &pk, link);
         store.retirer.retire(link, &guard);
         self.publish(OperationKind::Delete, pk.clone(), None);
         let _ = reply.send(Ok(pk));
@@ -230,14 +199,14 @@ impl<S: TableSchema> CommitActor<S> {
     }
 
     /// Applies every row of a multi-row update, or none.
+    ///
+    /// Index entries whose value changes leave first, for every row, so that rows can take
+    /// values others give up; then each row enters its new values and its unchanged
+    /// values are relinked in place, so a reader looking up a value a row holds before
+    /// and after never misses it.
     fn apply_group(&mut self, rows: Vec<Prepared<S>>) -> Result<(), WorkTableError> {
         let store = Arc::clone(&self.store);
         let guard = Guard::new();
-        let release = |rows: &[Prepared<S>]| {
-            for row in rows {
-                store.retirer.release_unpublished(row.link);
-            }
-        };
         let mut olds = Vec::with_capacity(rows.len());
         for row in &rows {
             let old = store
@@ -246,10 +215,8 @@ impl<S: TableSchema> CommitActor<S> {
                 .map(|(_, old)| old);
             match old {
                 Some(old) => olds.push(old),
-                None => {
-                    release(&rows);
-                    return Err(Self::moved_under_its_shard());
-                }
+                // Dropping `rows` frees every prepared version.
+                None => return Err(Self::moved_under_its_shard()),
             }
         }
         let changes: Vec<RowChange<'_, S::Row, S::Pk>> = rows
@@ -262,19 +229,17 @@ impl<S: TableSchema> CommitActor<S> {
             })
             .collect();
         if let Some((_, index)) = store.indexes.group_conflict(&changes, &store.rows(&guard)) {
-            drop(changes);
-            release(&rows);
             tracing::debug!(table = S::NAME, index, "multi-row update refused");
             return Err(WorkTableError::AlreadyExists { index });
         }
         drop(changes);
-        // Every old entry goes first, so rows can take values others give up.
         for (row, old) in rows.iter().zip(&olds) {
-            store.indexes.remove(old, &row.pk, row.base);
+            store.indexes.leave(old, &row.row, &row.pk, row.base);
         }
-        for row in rows {
-            store.primary.replace(&row.pk, row.base, row.link);
-            store.indexes.insert(&row.row, &row.pk, row.link);
+        for (row, old) in rows.into_iter().zip(&olds) {
+            let link = row.version.publish();
+            store.primary.replace(&row.pk, row.base, link);
+            store.indexes.enter(old, &row.row, &row.pk, row.base, link);
             store.retirer.retire(row.base, &guard);
             self.publish(OperationKind::Update, row.pk, Some(row.row));
         }
@@ -284,10 +249,8 @@ impl<S: TableSchema> CommitActor<S> {
     /// Inserts every row of a batch, or none; a refusal names the first refused row.
     fn apply_inserts(&mut self, rows: Vec<Staged<S>>) -> Result<(), (usize, WorkTableError)> {
         let store = Arc::clone(&self.store);
+        // Dropping `rows` frees every staged version.
         let refuse = |position: usize, error: WorkTableError| {
-            for row in &rows {
-                store.retirer.release_unpublished(row.link);
-            }
             tracing::debug!(table = S::NAME, position, %error, "insert batch refused");
             Err((position, error))
         };
@@ -300,6 +263,7 @@ impl<S: TableSchema> CommitActor<S> {
                 return refuse(row.position, error);
             }
         }
+        drop(keys);
         let changes: Vec<RowChange<'_, S::Row, S::Pk>> = rows
             .iter()
             .map(|row| RowChange {
@@ -311,17 +275,14 @@ impl<S: TableSchema> CommitActor<S> {
         let guard = Guard::new();
         if let Some((position, index)) = store.indexes.group_conflict(&changes, &store.rows(&guard))
         {
-            let position = rows[position].position;
-            drop(changes);
+            let position = changes_position(&rows, position);
             return refuse(position, WorkTableError::AlreadyExists { index });
         }
         drop(changes);
-        drop(keys);
         for row in rows {
-            store
-                .primary
-                .insert(row.pk.clone(), row.link, &store.keys());
-            store.indexes.insert(&row.row, &row.pk, row.link);
+            let link = row.version.publish();
+            store.indexes.insert(&row.row, &row.pk, link);
+            store.primary.insert_new(row.pk.clone(), link);
             S::on_inserted(&store.generator, &row.pk);
             self.publish(OperationKind::Insert, row.pk, Some(row.row));
         }
@@ -340,4 +301,9 @@ impl<S: TableSchema> CommitActor<S> {
             });
         }
     }
+}
+
+/// The batch position of the row at `index` of a staged batch.
+fn changes_position<S: TableSchema>(rows: &[Staged<S>], index: usize) -> usize {
+    rows.get(index).map_or(index, |row| row.position)
 }

@@ -42,13 +42,11 @@ pub enum WorkTableError {
     /// A query asked to filter or sort by a column whose type has no order.
     #[error("column `{0}` has no order, so it cannot be filtered by range or sorted")]
     ColumnNotOrdered(&'static str),
-    /// The table was shut down, or its actors have stopped.
+    /// The table was shut down.
     #[error("the table has been shut down")]
     ShutDown,
-    /// A write was made outside a tokio runtime, so the table's actors cannot run.
-    #[error("writes need a tokio runtime; call them from within one")]
-    NoRuntime,
-    /// An actor of the table stopped abnormally.
+    /// An actor of the table panicked: the table has failed for good. Every later write,
+    /// and `shutdown`, returns this error; reads keep working.
     #[error("actor `{actor}` of the table failed: {reason}")]
     ActorFailed {
         /// Which actor.

@@ -4,21 +4,27 @@
 //!
 //! # Write path
 //!
-//! A write goes from the handle to the page-shard actor that owns its key (by hash), which
+//! A write goes from the handle to the page shard that owns its key (by hash), which
 //! encodes the row and writes the new version into its own pages, then to the table's
-//! single commit actor, which checks the primary key and unique indexes, updates every
+//! single commit point, which checks the primary key and unique indexes, updates every
 //! index (this is the moment the write becomes visible), numbers it and publishes it on
-//! the change feed, and answers the caller. Actors receive work on unbounded tokio
-//! channels, a batch per wake-up; their kameo mailboxes carry only control signals.
+//! the change feed, and answers the caller.
+//!
+//! Shards and the commit point are actors without a task of their own (`combine.rs`): a
+//! sender whose actor is idle runs it at once on its own thread, so an uncontended write
+//! is a chain of function calls and resolves on its first poll; a sender whose actor is
+//! busy leaves its message to the running thread's next batch and waits for the answer
+//! (`reply.rs`), spinning briefly before it parks. So a table needs no runtime: it works
+//! from any runtime, or none, and outlives every runtime it was used from.
 //!
 //! Every write to a row goes through its shard, so the shard is where a row's writes are
 //! ordered. Changes computed from the current version (in-place and partial updates,
-//! conditional deletes) read the committed row; before reading a row it still has in
-//! flight, the shard waits until the commit actor has applied that batch
-//! (`progress.rs`). Multi-row writes (insert batches, updates by a non-unique index) have
-//! each shard write its rows unpublished, then commit the set in one step, all or
-//! nothing; multi-row updates reserve their rows in the shards until they are done
-//! (`handle/multi_row.rs`).
+//! conditional deletes) read the committed row; before reading, the shard makes sure
+//! that every batch it sent has been applied. Multi-row writes (insert batches, updates by
+//! a non-unique index) have each shard write its rows unpublished, then commit the set in
+//! one step, all or nothing; multi-row updates reserve their rows in the shards until they
+//! are done (`handle/multi_row.rs`). A written version travels as an `Unpublished` token
+//! until it is committed, so a write refused or cancelled anywhere frees its space.
 //!
 //! # Read path
 //!
@@ -29,13 +35,13 @@
 //!
 //! Every public write runs in a `DEBUG` span named after the operation with the table
 //! name, and every actor batch in a `DEBUG` span. With an `INFO` subscriber these spans
-//! are disabled at their call site, so they cost a relaxed load, not an allocation. kameo
-//! is built without its `tracing` feature, which would open an `INFO` span per message.
+//! are disabled at their call site, so they cost a relaxed load, not an allocation.
 //! Refused writes (`NotFound`, `AlreadyExists`) are answers, logged at `DEBUG`; failures
 //! of the table itself are `WARN`/`ERROR` events.
 
 mod autoincrement;
 mod column;
+mod combine;
 mod commit;
 mod config;
 mod edit;
@@ -43,8 +49,7 @@ mod error;
 mod feed;
 mod handle;
 mod ops;
-mod progress;
-mod pump;
+mod reply;
 mod schema;
 mod select;
 mod shard;

@@ -1,13 +1,17 @@
 //! What flows from the handle to the shards and from the shards to the commit point.
+//!
+//! A row version a shard wrote travels as an [`Unpublished`] token until the commit point
+//! links it from the indexes; wherever a write is refused, abandoned or cancelled on the
+//! way, dropping the token gives the slot back.
 
-use tokio::sync::oneshot;
-use worktable_pages::Link;
+use worktable_pages::{Link, Unpublished};
 
 use crate::edit::{RowCondition, RowEdit, SharedRowEdit};
+use crate::reply;
 use crate::{TableSchema, WorkTableError};
 
 /// Where a write's outcome goes: the key of the row it touched, or why it failed.
-pub(crate) type Reply<S> = oneshot::Sender<Result<<S as TableSchema>::Pk, WorkTableError>>;
+pub(crate) type Reply<S> = reply::Reply<Result<<S as TableSchema>::Pk, WorkTableError>>;
 
 /// The kinds of whole-row writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +45,7 @@ pub(crate) struct Prepared<S: TableSchema> {
     /// The committed version the change was computed from.
     pub(crate) base: Link,
     pub(crate) row: S::Row,
-    pub(crate) link: Link,
+    pub(crate) version: Unpublished,
 }
 
 /// A request to prepare one row of a multi-row update.
@@ -50,7 +54,7 @@ pub(crate) struct PrepareOp<S: TableSchema> {
     pub(crate) condition: RowCondition<S::Row>,
     pub(crate) edit: SharedRowEdit<S::Row>,
     /// `None` when the row is gone or fails the condition.
-    pub(crate) reply: oneshot::Sender<Result<Option<Prepared<S>>, WorkTableError>>,
+    pub(crate) reply: reply::Reply<Result<Option<Prepared<S>>, WorkTableError>>,
 }
 
 /// A write on its way to the shard that owns its key.
@@ -69,12 +73,13 @@ pub(crate) enum WriteOp<S: TableSchema> {
     /// A row of a multi-row update to prepare. The shard holds later writes to the row
     /// back until the update releases it.
     Prepare(PrepareOp<S>),
-    /// The end of a multi-row update: writes held back for these rows go ahead.
+    /// The end of a multi-row update: writes held back for these rows go ahead, after
+    /// the update (submitted before this) has been applied.
     Release(Vec<S::Pk>),
     /// Rows of an insert batch to write (not commit).
     Stage {
         rows: BatchPart<S>,
-        reply: oneshot::Sender<StageOutcome<S>>,
+        reply: reply::Reply<StageOutcome<S>>,
     },
 }
 
@@ -86,7 +91,7 @@ pub(crate) struct Staged<S: TableSchema> {
     pub(crate) position: usize,
     pub(crate) pk: S::Pk,
     pub(crate) row: S::Row,
-    pub(crate) link: Link,
+    pub(crate) version: Unpublished,
 }
 
 /// A shard's part of an insert batch, or the position of the row it refused and why.
@@ -103,6 +108,27 @@ impl<S: TableSchema> WriteOp<S> {
             WriteOp::Release(_) | WriteOp::Stage { .. } => None,
         }
     }
+
+    /// Whether the write is computed from the row's committed version.
+    pub(crate) fn reads_current(&self) -> bool {
+        match self {
+            WriteOp::Put { .. } | WriteOp::Release(_) | WriteOp::Stage { .. } => false,
+            WriteOp::Delete(op) => op.condition.is_some(),
+            WriteOp::Modify(_) | WriteOp::Prepare(_) => true,
+        }
+    }
+
+    /// Asks the caller waiting for this write to run the table's actors.
+    pub(crate) fn nudge(&self) -> bool {
+        match self {
+            WriteOp::Put { reply, .. } => reply.nudge(),
+            WriteOp::Modify(op) => op.reply.nudge(),
+            WriteOp::Delete(op) => op.reply.nudge(),
+            WriteOp::Prepare(op) => op.reply.nudge(),
+            WriteOp::Stage { reply, .. } => reply.nudge(),
+            WriteOp::Release(_) => false,
+        }
+    }
 }
 
 /// A write checked and, where it has one, written by its shard, on its way to the
@@ -112,20 +138,20 @@ impl<S: TableSchema> WriteOp<S> {
 /// a version of the row in between (its shard orders every write to it, and a multi-row
 /// update reserves its rows), so the commit point only verifies it.
 pub(crate) enum Commit<S: TableSchema> {
-    /// A whole row, written at `link`.
+    /// A whole row, written as `version`.
     Put {
         kind: WriteKind,
         pk: S::Pk,
         row: S::Row,
-        link: Link,
+        version: Unpublished,
         reply: Reply<S>,
     },
-    /// A changed row written at `link`, computed from the version at `base`.
+    /// A changed row written as `version`, computed from the version at `base`.
     Modify {
         pk: S::Pk,
         base: Link,
         row: S::Row,
-        link: Link,
+        version: Unpublished,
         reply: Reply<S>,
     },
     /// A removal; with a `base`, of that version, which passed the delete's condition.
@@ -147,11 +173,32 @@ pub(crate) enum CommitMsg<S: TableSchema> {
     /// A multi-row update, all or nothing.
     Group {
         rows: Vec<Prepared<S>>,
-        reply: oneshot::Sender<Result<(), WorkTableError>>,
+        reply: reply::Reply<Result<(), WorkTableError>>,
     },
     /// An insert batch in batch order, all or nothing; a refusal names the row's position.
     Inserts {
         rows: Vec<Staged<S>>,
-        reply: oneshot::Sender<Result<(), (usize, WorkTableError)>>,
+        reply: reply::Reply<Result<(), (usize, WorkTableError)>>,
     },
+}
+
+impl<S: TableSchema> Commit<S> {
+    fn reply(&self) -> &Reply<S> {
+        match self {
+            Commit::Put { reply, .. }
+            | Commit::Modify { reply, .. }
+            | Commit::Delete { reply, .. } => reply,
+        }
+    }
+}
+
+impl<S: TableSchema> CommitMsg<S> {
+    /// Asks a caller waiting for this message to run the table's actors.
+    pub(crate) fn nudge(&self) -> bool {
+        match self {
+            CommitMsg::Writes { commits, .. } => commits.iter().any(|c| c.reply().nudge()),
+            CommitMsg::Group { reply, .. } => reply.nudge(),
+            CommitMsg::Inserts { reply, .. } => reply.nudge(),
+        }
+    }
 }

@@ -64,8 +64,13 @@ pub trait SecondaryIndexes<Row, Pk>: Default + Send + Sync + 'static {
     fn insert(&self, row: &Row, pk: &Pk, link: Link);
     /// Removes the entries of a deleted row, whose last version is at `link`.
     fn remove(&self, row: &Row, pk: &Pk, link: Link);
-    /// Moves the entries from version `old` (at `old_link`) to `new` (at `new_link`).
-    fn update(&self, old: &Row, new: &Row, pk: &Pk, old_link: Link, new_link: Link);
+    /// First half of an update from version `old` (at `old_link`) to `new`: removes the
+    /// entries of the values `old` holds and `new` does not. Entries of unchanged values
+    /// stay, so readers of those values never miss the row.
+    fn leave(&self, old: &Row, new: &Row, pk: &Pk, old_link: Link);
+    /// Second half of the update: adds the entries of the values `new` holds and `old`
+    /// did not, and points the unique entries of unchanged values at `new_link`.
+    fn enter(&self, old: &Row, new: &Row, pk: &Pk, old_link: Link, new_link: Link);
     /// The first change of a set, applied together, that would violate a unique index,
     /// with the index's name: two changed rows taking one value, or a row taking a value
     /// held by a row outside the set (or by one inside it that keeps it). Values that rows

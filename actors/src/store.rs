@@ -1,12 +1,12 @@
 //! The state a table shares between its handle, its actors and its readers.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use worktable_pages::index::{PrimaryIndex, RowKeys};
 use worktable_pages::{DataPages, Guard, Link, Retirer};
 
 use crate::feed::FeedRegistry;
-use crate::progress::Progress;
 use crate::{TableConfig, TableSchema, WorkTableError};
 
 /// Pages, indexes and the key generator of one table. Readers use it directly; only
@@ -19,8 +19,8 @@ pub(crate) struct Store<S: TableSchema> {
     pub(crate) retirer: Retirer,
     pub(crate) feed: FeedRegistry<S::Pk, S::Row>,
     pub(crate) shards: u16,
-    /// Per shard, how far the commit point has applied its batches.
-    pub(crate) progress: Box<[Progress]>,
+    /// Per shard, the number of the last of its batches the commit point has applied.
+    applied: Box<[AtomicU64]>,
     /// Held by the multi-row update in progress: they run one at a time.
     pub(crate) multi_row: tokio::sync::Mutex<()>,
 }
@@ -37,9 +37,23 @@ impl<S: TableSchema> Store<S> {
             generator: S::Generator::default(),
             feed: FeedRegistry::new(config.feed_capacity),
             shards,
-            progress: (0..shards).map(|_| Progress::default()).collect(),
+            applied: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             multi_row: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The number of the last batch of shard `shard` the commit point has applied.
+    pub(crate) fn applied(&self, shard: u16) -> u64 {
+        self.applied
+            .get(usize::from(shard))
+            .map_or(0, |applied| applied.load(Ordering::Acquire))
+    }
+
+    /// Records that the commit point has applied batch `batch` of shard `shard`.
+    pub(crate) fn advance(&self, shard: u16, batch: u64) {
+        if let Some(applied) = self.applied.get(usize::from(shard)) {
+            applied.store(batch, Ordering::Release);
+        }
     }
 
     /// The current version of the row with `pk`.

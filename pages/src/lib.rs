@@ -26,7 +26,7 @@ mod writer;
 pub use data_pages::{DataPages, StorageStats};
 pub use error::PageError;
 pub use link::Link;
-pub use reclaim::Retirer;
+pub use reclaim::{Retirer, Unpublished};
 pub use row::RowFormat;
 pub use scc::Guard;
 pub use writer::PageWriter;

@@ -2,7 +2,8 @@
 //!
 //! A version that readers may still hold is retired under an epoch [`Guard`]: the slot
 //! reaches its writer's queue only after every guard pinned at that moment is dropped.
-//! A version that was never published goes back at once.
+//! A version that was never published is an [`Unpublished`] token, whose space goes back
+//! at once when it is dropped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,46 +15,104 @@ use crate::Link;
 
 /// Slots waiting to be reused by one shard's writer.
 #[derive(Default)]
-struct ShardQueue {
+pub(crate) struct ShardQueue {
     slots: Mutex<Vec<Link>>,
     /// Set when `slots` may be non-empty, so the writer can skip the lock otherwise.
     pending: AtomicBool,
 }
 
+impl ShardQueue {
+    /// Gives `link` back to this queue's writer now.
+    fn push(&self, link: Link) {
+        self.slots.lock().push(link);
+        self.pending.store(true, Ordering::Release);
+    }
+}
+
 /// The reclaimed-slot queues of every shard of one table.
 #[derive(Clone)]
 pub(crate) struct ReclaimQueues {
-    shards: Arc<[ShardQueue]>,
+    shards: Arc<[Arc<ShardQueue>]>,
 }
 
 impl ReclaimQueues {
     pub(crate) fn new(shards: u16) -> Self {
         ReclaimQueues {
-            shards: (0..shards.max(1)).map(|_| ShardQueue::default()).collect(),
+            shards: (0..shards.max(1))
+                .map(|_| Arc::new(ShardQueue::default()))
+                .collect(),
         }
     }
 
-    /// Gives `link` back to shard `owner` now.
-    pub(crate) fn push(&self, owner: u16, link: Link) {
-        if let Some(queue) = self.shards.get(usize::from(owner)) {
-            queue.slots.lock().push(link);
-            queue.pending.store(true, Ordering::Release);
-        }
+    /// The queue of shard `owner`.
+    pub(crate) fn of(&self, owner: u16) -> Option<&Arc<ShardQueue>> {
+        self.shards.get(usize::from(owner))
     }
 
     /// Gives `link` back to shard `owner` once every guard pinned now is dropped.
     pub(crate) fn push_after(&self, owner: u16, link: Link, guard: &Guard) {
-        let queues = self.clone();
-        guard.defer_execute(move || queues.push(owner, link));
+        if let Some(queue) = self.of(owner) {
+            let queue = Arc::clone(queue);
+            guard.defer_execute(move || queue.push(link));
+        }
     }
 
     /// Moves every slot queued for `owner` into `into`.
     pub(crate) fn drain(&self, owner: u16, into: &mut Vec<Link>) {
-        let Some(queue) = self.shards.get(usize::from(owner)) else {
+        let Some(queue) = self.of(owner) else {
             return;
         };
         if queue.pending.swap(false, Ordering::Acquire) {
             into.append(&mut queue.slots.lock());
+        }
+    }
+}
+
+/// A row version written into a page and not yet reachable from any index.
+///
+/// Only [`PageWriter::write_row`](crate::PageWriter::write_row) makes one. Dropping it
+/// gives the slot back to its writer at once (no reader can hold it), so a write that is
+/// refused or abandoned anywhere on its way leaks no space. [`Unpublished::publish`]
+/// consumes it when the version becomes reachable: from then on its space comes back
+/// only through [`Retirer::retire`], after the readers are gone.
+#[must_use = "dropping an unpublished version frees its slot"]
+pub struct Unpublished {
+    link: Link,
+    /// The queue of the writer that owns the slot; `None` once published.
+    home: Option<Arc<ShardQueue>>,
+}
+
+impl Unpublished {
+    pub(crate) fn new(link: Link, home: Arc<ShardQueue>) -> Self {
+        Unpublished {
+            link,
+            home: Some(home),
+        }
+    }
+
+    /// Where the version lives.
+    pub fn link(&self) -> Link {
+        self.link
+    }
+
+    /// Marks the version as reachable (the caller is about to link it from an index) and
+    /// returns its link; its slot is no longer freed when this token would have been.
+    pub fn publish(mut self) -> Link {
+        self.home = None;
+        self.link
+    }
+}
+
+impl std::fmt::Debug for Unpublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Unpublished").field(&self.link).finish()
+    }
+}
+
+impl Drop for Unpublished {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take() {
+            home.push(self.link);
         }
     }
 }
@@ -71,14 +130,6 @@ impl Retirer {
     pub fn retire(&self, link: Link, guard: &Guard) {
         if let Some(owner) = (self.owners)(link.page_id) {
             self.queues.push_after(owner, link, guard);
-        }
-    }
-
-    /// Returns the space of a version that was never published (no reader can hold it)
-    /// to its writer at once.
-    pub fn release_unpublished(&self, link: Link) {
-        if let Some(owner) = (self.owners)(link.page_id) {
-            self.queues.push(owner, link);
         }
     }
 }

@@ -2,36 +2,36 @@
 //! table's actors.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 
-use kameo::actor::{ActorRef, Spawn};
-use kameo::error::ActorStopReason;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
-use tokio::sync::oneshot;
 use tracing::Instrument;
 use worktable_pages::index::{IndexKey, PrimaryIndex, UniqueIndex};
-use worktable_pages::{Guard, PageWriter, StorageStats};
+use worktable_pages::{Guard, StorageStats};
 
 mod multi_row;
 
-use crate::commit::CommitActor;
+use crate::combine::{Combiner, Health};
+use crate::commit::CommitPoint;
 use crate::edit::{RowCondition, RowEdit};
-use crate::feed::{FeedPublisher, Subscription};
-use crate::ops::{CommitMsg, DeleteOp, ModifyOp, WriteKind, WriteOp};
+use crate::feed::Subscription;
+use crate::ops::{DeleteOp, ModifyOp, WriteKind, WriteOp};
+use crate::reply::{Abandoned, Outcome};
 use crate::schema::PrimaryKeyGenerator;
 use crate::select::SelectQuery;
-use crate::shard::ShardActor;
+use crate::shard::Shard;
 use crate::store::Store;
 use crate::{TableConfig, TableSchema, WorkTableError};
 
 /// A table: a cheap, cloneable handle (an `Arc` inside) usable from any number of tasks.
 ///
 /// Reads never wait: they look the row up in an index and decode its current version.
-/// Writes go to the page-shard actor that owns the row's key and then to the table's
-/// commit point; a write's future resolves once the write is visible to every reader.
-/// The actors start on the first write (inside the caller's tokio runtime) and stop when
-/// the last handle is dropped or [`Table::shutdown`] is awaited.
+/// Writes go to the page shard that owns the row's key and then to the table's commit
+/// point; a write's future resolves once the write is visible to every reader. Shards and
+/// the commit point are actors that run on their callers' threads (see `combine.rs`), so
+/// a table needs no runtime of its own: it works from any tokio runtime, or none, and a
+/// runtime that goes away takes nothing of the table with it. The table stops when
+/// [`Table::shutdown`] is awaited or the last handle is dropped.
 pub struct Table<S: TableSchema> {
     inner: Arc<Inner<S>>,
 }
@@ -47,59 +47,13 @@ impl<S: TableSchema> Clone for Table<S> {
 struct Inner<S: TableSchema> {
     store: Arc<Store<S>>,
     config: TableConfig,
-    actors: OnceLock<Actors<S>>,
+    shards: Box<[Combiner<Shard<S>>]>,
+    commit: Arc<Combiner<CommitPoint<S>>>,
+    health: Arc<Health>,
+    /// Set by `shutdown`: later writes fail at once.
     closed: AtomicBool,
-}
-
-struct Shard<S: TableSchema> {
-    actor: ActorRef<ShardActor<S>>,
-    ops: UnboundedSender<WriteOp<S>>,
-}
-
-struct Actors<S: TableSchema> {
-    shards: Vec<Shard<S>>,
-    commit: ActorRef<CommitActor<S>>,
-    commit_inbox: UnboundedSender<CommitMsg<S>>,
-}
-
-impl<S: TableSchema> Actors<S> {
-    fn start(store: &Arc<Store<S>>) -> Self {
-        let (commit_inbox, inbox) = unbounded_channel();
-        let commit = CommitActor::spawn(CommitActor {
-            store: Arc::clone(store),
-            inbox,
-            batch: Vec::new(),
-            seq: 0,
-            feed: FeedPublisher::new(),
-        });
-        let shards = (0..store.shards)
-            .map(|id| {
-                let (ops, rx) = unbounded_channel();
-                let actor = ShardActor::spawn(ShardActor {
-                    id,
-                    store: Arc::clone(store),
-                    writer: PageWriter::new(Arc::clone(&store.pages), id),
-                    ops: rx,
-                    batch: Vec::new(),
-                    commit: commit_inbox.clone(),
-                    sent: 0,
-                    in_flight: Default::default(),
-                    reserved: Default::default(),
-                });
-                Shard { actor, ops }
-            })
-            .collect();
-        tracing::debug!(
-            table = S::NAME,
-            shards = store.shards,
-            "table actors started"
-        );
-        Actors {
-            shards,
-            commit,
-            commit_inbox,
-        }
-    }
+    /// Held while a shutdown stops the actors, so concurrent shutdowns wait for it.
+    stopping: parking_lot::Mutex<()>,
 }
 
 impl<S: TableSchema> Default for Table<S> {
@@ -112,15 +66,29 @@ impl<S: TableSchema> Default for Table<S> {
 }
 
 impl<S: TableSchema> Table<S> {
-    /// A table with `config`. No actor starts until the first write.
+    /// A table with `config`.
     pub fn with_config(config: TableConfig) -> Result<Self, WorkTableError> {
         let store = Arc::new(Store::new(&config)?);
+        let health = Arc::new(Health::default());
+        let commit = Arc::new(Combiner::new(
+            CommitPoint::new(Arc::clone(&store)),
+            Arc::clone(&health),
+        ));
+        let shards = (0..store.shards)
+            .map(|id| {
+                let shard = Shard::new(id, Arc::clone(&store), Arc::clone(&commit))?;
+                Ok(Combiner::new(shard, Arc::clone(&health)))
+            })
+            .collect::<Result<_, WorkTableError>>()?;
         Ok(Table {
             inner: Arc::new(Inner {
                 store,
                 config,
-                actors: OnceLock::new(),
+                shards,
+                commit,
+                health,
                 closed: AtomicBool::new(false),
+                stopping: parking_lot::Mutex::new(()),
             }),
         })
     }
@@ -346,13 +314,17 @@ impl<S: TableSchema> Table<S> {
         pk: S::Pk,
         condition: Option<RowCondition<S::Row>>,
     ) -> Result<(), WorkTableError> {
-        let (reply, outcome) = oneshot::channel();
-        self.send(WriteOp::Delete(DeleteOp {
-            pk,
-            condition,
-            reply,
-        }))?;
-        Self::outcome(outcome.await).map(drop)
+        let shard = self.shard_index(&pk);
+        let (reply, outcome) = crate::reply::channel();
+        self.submit(
+            shard,
+            WriteOp::Delete(DeleteOp {
+                pk,
+                condition,
+                reply,
+            }),
+        )?;
+        self.answer(outcome).await.map(drop)
     }
 
     async fn modify_if(
@@ -361,121 +333,206 @@ impl<S: TableSchema> Table<S> {
         condition: Option<RowCondition<S::Row>>,
         edit: RowEdit<S::Row>,
     ) -> Result<(), WorkTableError> {
-        let (reply, outcome) = oneshot::channel();
-        self.send(WriteOp::Modify(ModifyOp {
-            pk,
-            condition,
-            edit,
-            reply,
-        }))?;
-        Self::outcome(outcome.await).map(drop)
+        let shard = self.shard_index(&pk);
+        let (reply, outcome) = crate::reply::channel();
+        self.submit(
+            shard,
+            WriteOp::Modify(ModifyOp {
+                pk,
+                condition,
+                edit,
+                reply,
+            }),
+        )?;
+        self.answer(outcome).await.map(drop)
     }
 
     async fn write(&self, kind: WriteKind, row: S::Row) -> Result<S::Pk, WorkTableError> {
         let pk = S::primary_key(&row);
-        let (reply, outcome) = oneshot::channel();
-        self.send(WriteOp::Put {
-            kind,
-            pk,
-            row,
-            reply,
+        let shard = self.shard_index(&pk);
+        let (reply, outcome) = crate::reply::channel();
+        self.submit(
+            shard,
+            WriteOp::Put {
+                kind,
+                pk,
+                row,
+                reply,
+            },
+        )?;
+        self.answer(outcome).await
+    }
+
+    /// Hands `op` to shard `shard`, which runs it now if it is idle.
+    fn submit(&self, shard: usize, op: WriteOp<S>) -> Result<(), WorkTableError> {
+        self.check_open()?;
+        let shard = self.inner.shards.get(shard).ok_or_else(|| {
+            WorkTableError::Storage(format!(
+                "no shard {shard}: keys are routed below the shard count"
+            ))
         })?;
-        Self::outcome(outcome.await)
+        shard.submit(op).map_err(|_| self.stopped())
     }
 
-    /// Sends `op` to the shard that owns its row.
-    fn send(&self, op: WriteOp<S>) -> Result<(), WorkTableError> {
-        let actors = self.actors()?;
-        let shard = op.pk().map_or(0, |pk| self.shard_index(pk, actors));
-        actors.shards[shard]
-            .ops
-            .send(op)
-            .map_err(|_| WorkTableError::ShutDown)
+    /// Fails when the table has shut down or failed.
+    fn check_open(&self) -> Result<(), WorkTableError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(self.stopped());
+        }
+        match self.inner.health.failure() {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(()),
+        }
     }
 
-    fn outcome(
-        received: Result<Result<S::Pk, WorkTableError>, oneshot::error::RecvError>,
-    ) -> Result<S::Pk, WorkTableError> {
-        let result = received.unwrap_or(Err(WorkTableError::ShutDown));
-        if let Err(error @ (WorkTableError::ShutDown | WorkTableError::Storage(_))) = &result {
+    /// Why the table takes no more writes: its failure, or its shutdown.
+    fn stopped(&self) -> WorkTableError {
+        self.inner
+            .health
+            .failure()
+            .cloned()
+            .unwrap_or(WorkTableError::ShutDown)
+    }
+
+    /// Waits for the answer to a write and logs a failure of the table.
+    async fn answer<T>(
+        &self,
+        outcome: Outcome<Result<T, WorkTableError>>,
+    ) -> Result<T, WorkTableError> {
+        let result = self.receive(outcome).await.and_then(|answer| answer);
+        if let Err(
+            error @ (WorkTableError::ShutDown
+            | WorkTableError::Storage(_)
+            | WorkTableError::ActorFailed { .. }),
+        ) = &result
+        {
             tracing::warn!(table = S::NAME, %error, "write failed");
         }
         result
     }
 
-    fn shard_of<'a>(&self, pk: &S::Pk, actors: &'a Actors<S>) -> &'a Shard<S> {
-        &actors.shards[self.shard_index(pk, actors)]
+    /// Waits for an answer; an abandoned one means the table stopped or failed. While
+    /// it waits, a runner that hands over wakes it to run the actors; if it is cancelled,
+    /// it runs them before it goes, so a runner that handed over to it strands nothing.
+    async fn receive<T>(&self, outcome: Outcome<T>) -> Result<T, WorkTableError> {
+        let answer = match self.spin_for(&outcome) {
+            Some(answer) => answer,
+            None => {
+                let mut waiter = Waiter {
+                    table: self,
+                    outcome: Some(outcome),
+                };
+                waiter.wait().await
+            }
+        };
+        answer.map_err(|Abandoned| self.stopped())
+    }
+
+    /// Waits a little, on this thread, for an answer that another thread's runner is
+    /// about to give: a write queued behind a runner is usually answered within a few
+    /// microseconds, sooner than a task could be parked and woken. Runs the actors now
+    /// and then, in case the runner has left. `None` when no answer came in time.
+    fn spin_for<T>(&self, outcome: &Outcome<T>) -> Option<Result<T, Abandoned>> {
+        for round in 0..SPIN_ROUNDS {
+            if let Some(answer) = outcome.try_take() {
+                return Some(answer);
+            }
+            if round % 8 == 7 {
+                self.drive_all();
+            }
+            for _ in 0..1u32 << round.min(6) {
+                std::hint::spin_loop();
+            }
+        }
+        outcome.try_take()
+    }
+
+    /// Runs every actor that has messages and no runner.
+    fn drive_all(&self) {
+        for shard in &*self.inner.shards {
+            shard.drive();
+        }
+        self.inner.commit.drive();
     }
 
     /// The shard that owns `pk`: below the shard count, which is at least 1.
-    fn shard_index(&self, pk: &S::Pk, actors: &Actors<S>) -> usize {
+    fn shard_index(&self, pk: &S::Pk) -> usize {
         let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(pk);
-        (hash % actors.shards.len() as u64) as usize
-    }
-
-    /// The running actors, started on first use inside the caller's tokio runtime.
-    fn actors(&self) -> Result<&Actors<S>, WorkTableError> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(WorkTableError::ShutDown);
-        }
-        if let Some(actors) = self.inner.actors.get() {
-            return Ok(actors);
-        }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(WorkTableError::NoRuntime);
-        }
-        Ok(self
-            .inner
-            .actors
-            .get_or_init(|| Actors::start(&self.inner.store)))
+        (hash % self.inner.shards.len() as u64) as usize
     }
 
     /// Stops taking writes, lets every accepted write finish, and stops the actors.
     ///
-    /// Writes started after this call fail with `ShutDown`; reads keep working. Returns
-    /// the first failure an actor reported. Calling it again is harmless.
+    /// Writes started after this call fail with `ShutDown`; a write racing it either fails
+    /// with `ShutDown` or is committed before this returns. When it returns, no actor
+    /// runs and every subscription, also one made later, ends with `Closed` after the
+    /// operations it holds. Reads keep working. Returns the table's failure, if it failed.
+    /// Calling it again is harmless.
     pub async fn shutdown(&self) -> Result<(), WorkTableError> {
-        async {
-            self.inner.closed.store(true, Ordering::Release);
-            let Some(actors) = self.inner.actors.get() else {
-                return Ok(());
-            };
-            let mut first_failure = Ok(());
-            for shard in &actors.shards {
-                let _ = shard.actor.stop_gracefully().await;
-            }
-            for shard in &actors.shards {
-                let reason = shard.actor.wait_for_shutdown_result().await;
-                first_failure = first_failure.and(Self::stopped_cleanly("shard", reason));
-            }
-            let _ = actors.commit.stop_gracefully().await;
-            let reason = actors.commit.wait_for_shutdown_result().await;
-            first_failure = first_failure.and(Self::stopped_cleanly("commit", reason));
-            if let Err(error) = &first_failure {
+        let span = tracing::info_span!("shutdown", table = S::NAME);
+        let _entered = span.enter();
+        self.inner.stop();
+        match self.inner.health.failure() {
+            Some(error) => {
                 tracing::error!(table = S::NAME, %error, "table shut down with a failure");
-            } else {
-                tracing::info!(table = S::NAME, "table shut down");
+                Err(error.clone())
             }
-            first_failure
+            None => {
+                tracing::info!(table = S::NAME, "table shut down");
+                Ok(())
+            }
         }
-        .instrument(tracing::info_span!("shutdown", table = S::NAME))
-        .await
     }
+}
 
-    fn stopped_cleanly<E: std::fmt::Debug>(
-        actor: &'static str,
-        reason: Result<ActorStopReason, E>,
-    ) -> Result<(), WorkTableError> {
-        match reason {
-            Ok(ActorStopReason::Normal) => Ok(()),
-            Ok(other) => Err(WorkTableError::ActorFailed {
-                actor,
-                reason: other.to_string(),
-            }),
-            Err(error) => Err(WorkTableError::ActorFailed {
-                actor,
-                reason: format!("{error:?}"),
-            }),
+/// Rounds of [`Table::spin_for`], each spinning up to 64 times: a few microseconds.
+const SPIN_ROUNDS: u32 = 40;
+
+impl<S: TableSchema> Inner<S> {
+    /// Closes every actor to new messages and handles what each holds: the shards first,
+    /// whose batches go to the commit point, then the commit point; ends the feed.
+    fn stop(&self) {
+        let _one_at_a_time = self.stopping.lock();
+        self.closed.store(true, Ordering::Release);
+        for shard in &*self.shards {
+            shard.close();
+        }
+        for shard in &*self.shards {
+            shard.run_blocking();
+            // Writes held for a multi-row update that can no longer release them.
+            shard.with_state(Shard::abandon_reserved);
+        }
+        self.commit.close();
+        self.commit.run_blocking();
+        self.commit.with_state(CommitPoint::close_feed);
+    }
+}
+
+/// A caller waiting for its answer; see [`Table::answer`].
+struct Waiter<'t, S: TableSchema, T> {
+    table: &'t Table<S>,
+    outcome: Option<Outcome<T>>,
+}
+
+impl<S: TableSchema, T> Waiter<'_, S, T> {
+    async fn wait(&mut self) -> Result<T, Abandoned> {
+        let table = self.table;
+        match &self.outcome {
+            Some(outcome) => outcome.wait(|| table.drive_all()).await,
+            None => Err(Abandoned),
+        }
+    }
+}
+
+impl<S: TableSchema, T> Drop for Waiter<'_, S, T> {
+    fn drop(&mut self) {
+        if let Some(outcome) = self.outcome.take() {
+            let waiting = outcome.is_waiting();
+            // Marked cancelled first, so no runner hands over to it after this.
+            drop(outcome);
+            if waiting {
+                self.table.drive_all();
+            }
         }
     }
 }

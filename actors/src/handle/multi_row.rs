@@ -4,56 +4,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
 use tracing::Instrument;
-use worktable_pages::Link;
 
 use super::Table;
 use crate::edit::{RowCondition, SharedRowEdit};
-use crate::ops::{BatchPart, CommitMsg, DeleteOp, PrepareOp, Prepared, Staged, WriteOp};
-use crate::store::Store;
+use crate::ops::{BatchPart, CommitMsg, DeleteOp, PrepareOp, Prepared, WriteOp};
+use crate::reply;
 use crate::{TableSchema, WorkTableError};
 
-/// A row version written by a shard but not committed.
-trait Written {
-    fn link(&self) -> Link;
-}
-
-impl<S: TableSchema> Written for Prepared<S> {
-    fn link(&self) -> Link {
-        self.link
-    }
-}
-
-impl<S: TableSchema> Written for Staged<S> {
-    fn link(&self) -> Link {
-        self.link
-    }
-}
-
-/// Rows written but not committed; their space goes back to their shards unless they
-/// are taken for commit (a cancelled caller leaks nothing).
-struct Unpublished<'a, S: TableSchema, T: Written> {
-    store: &'a Store<S>,
-    rows: Vec<T>,
-}
-
-impl<S: TableSchema, T: Written> Unpublished<'_, S, T> {
-    fn take(mut self) -> Vec<T> {
-        std::mem::take(&mut self.rows)
-    }
-}
-
-impl<S: TableSchema, T: Written> Drop for Unpublished<'_, S, T> {
-    fn drop(&mut self) {
-        for row in &self.rows {
-            self.store.retirer.release_unpublished(row.link());
-        }
-    }
-}
-
 /// Rows a multi-row update reserved in their shards; released when dropped, so a
-/// cancelled update never leaves rows blocked.
+/// cancelled update never leaves rows blocked. The release is handled after everything
+/// submitted before it, the update's commit included, so held writes follow the update.
 struct Reservation<'a, S: TableSchema> {
     table: &'a Table<S>,
     pks: Vec<S::Pk>,
@@ -61,19 +22,18 @@ struct Reservation<'a, S: TableSchema> {
 
 impl<S: TableSchema> Drop for Reservation<'_, S> {
     fn drop(&mut self) {
-        let Some(actors) = self.table.inner.actors.get() else {
-            return;
-        };
         let mut by_shard: HashMap<usize, Vec<S::Pk>> = HashMap::new();
         for pk in self.pks.drain(..) {
             by_shard
-                .entry(self.table.shard_index(&pk, actors))
+                .entry(self.table.shard_index(&pk))
                 .or_default()
                 .push(pk);
         }
         for (shard, pks) in by_shard {
-            // A stopped shard has nothing left to release.
-            let _ = actors.shards[shard].ops.send(WriteOp::Release(pks));
+            if let Some(shard) = self.table.inner.shards.get(shard) {
+                // A stopped shard has abandoned what it held: nothing is left to release.
+                let _ = shard.submit(WriteOp::Release(pks));
+            }
         }
     }
 }
@@ -90,33 +50,30 @@ impl<S: TableSchema> Table<S> {
             if rows.is_empty() {
                 return Ok(Vec::new());
             }
-            let actors = self.actors()?;
             let keys: Vec<S::Pk> = rows.iter().map(S::primary_key).collect();
             let mut by_shard: Vec<BatchPart<S>> =
-                actors.shards.iter().map(|_| Vec::new()).collect();
+                self.inner.shards.iter().map(|_| Vec::new()).collect();
             for (position, (row, pk)) in rows.into_iter().zip(&keys).enumerate() {
-                by_shard[self.shard_index(pk, actors)].push((position, pk.clone(), row));
+                if let Some(part) = by_shard.get_mut(self.shard_index(pk)) {
+                    part.push((position, pk.clone(), row));
+                }
             }
             let mut pending = Vec::new();
             for (shard, rows) in by_shard.into_iter().enumerate() {
                 if rows.is_empty() {
                     continue;
                 }
-                let (reply, staged) = oneshot::channel();
-                actors.shards[shard]
-                    .ops
-                    .send(WriteOp::Stage { rows, reply })
-                    .map_err(|_| WorkTableError::ShutDown)?;
+                let (reply, staged) = reply::channel();
+                self.submit(shard, WriteOp::Stage { rows, reply })?;
                 pending.push(staged);
             }
-            let mut staged = Unpublished {
-                store: &self.inner.store,
-                rows: Vec::new(),
-            };
+            // Written but unpublished versions are tokens: whatever is dropped on the way
+            // (a refusal, a cancelled caller) frees its slots.
+            let mut staged = Vec::new();
             let mut refused: Option<(usize, WorkTableError)> = None;
             for part in pending {
-                match part.await.map_err(|_| WorkTableError::ShutDown)? {
-                    Ok(rows) => staged.rows.extend(rows),
+                match self.receive(part).await? {
+                    Ok(rows) => staged.extend(rows),
                     Err((row, error)) => {
                         if refused.as_ref().is_none_or(|(first, _)| row < *first) {
                             refused = Some((row, error));
@@ -130,14 +87,16 @@ impl<S: TableSchema> Table<S> {
                     error: Box::new(error),
                 });
             }
-            let mut rows = staged.take();
-            rows.sort_unstable_by_key(|row| row.position);
-            let (reply, outcome) = oneshot::channel();
-            actors
-                .commit_inbox
-                .send(CommitMsg::Inserts { rows, reply })
-                .map_err(|_| WorkTableError::ShutDown)?;
-            match outcome.await.map_err(|_| WorkTableError::ShutDown)? {
+            staged.sort_unstable_by_key(|row| row.position);
+            let (reply, outcome) = reply::channel();
+            self.inner
+                .commit
+                .submit(CommitMsg::Inserts {
+                    rows: staged,
+                    reply,
+                })
+                .map_err(|_| self.stopped())?;
+            match self.receive(outcome).await? {
                 Ok(()) => Ok(keys),
                 Err((row, error)) => Err(WorkTableError::Batch {
                     row,
@@ -170,16 +129,18 @@ impl<S: TableSchema> Table<S> {
                 pks: pks.clone(),
             };
             let prepared = self.prepare_all(pks, &condition, &edit).await?;
-            if prepared.rows.is_empty() {
+            if prepared.is_empty() {
                 return Ok(());
             }
-            let (reply, outcome) = oneshot::channel();
-            let rows = prepared.take();
-            self.actors()?
-                .commit_inbox
-                .send(CommitMsg::Group { rows, reply })
-                .map_err(|_| WorkTableError::ShutDown)?;
-            outcome.await.map_err(|_| WorkTableError::ShutDown)?
+            let (reply, outcome) = reply::channel();
+            self.inner
+                .commit
+                .submit(CommitMsg::Group {
+                    rows: prepared,
+                    reply,
+                })
+                .map_err(|_| self.stopped())?;
+            self.answer(outcome).await
         }
         .instrument(tracing::debug_span!("modify_many", table = S::NAME))
         .await
@@ -191,39 +152,33 @@ impl<S: TableSchema> Table<S> {
         pks: Vec<S::Pk>,
         condition: &RowCondition<S::Row>,
         edit: &SharedRowEdit<S::Row>,
-    ) -> Result<Unpublished<'_, S, Prepared<S>>, WorkTableError> {
-        let actors = self.actors()?;
+    ) -> Result<Vec<Prepared<S>>, WorkTableError> {
         let mut pending = Vec::with_capacity(pks.len());
         for pk in pks {
-            let (reply, prepared) = oneshot::channel();
+            let (reply, prepared) = reply::channel();
             let op = PrepareOp {
                 pk: pk.clone(),
                 condition: Arc::clone(condition),
                 edit: Arc::clone(edit),
                 reply,
             };
-            self.shard_of(&pk, actors)
-                .ops
-                .send(WriteOp::Prepare(op))
-                .map_err(|_| WorkTableError::ShutDown)?;
+            self.submit(self.shard_index(&pk), WriteOp::Prepare(op))?;
             pending.push(prepared);
         }
-        let mut unpublished = Unpublished {
-            store: &self.inner.store,
-            rows: Vec::new(),
-        };
+        // Every answer is awaited, so no reservation is released before its row is
+        // prepared; prepared versions dropped on a failure free their slots.
+        let mut prepared = Vec::new();
         let mut failure = None;
-        for prepared in pending {
-            match prepared.await {
-                Ok(Ok(Some(row))) => unpublished.rows.push(row),
-                Ok(Ok(None)) => {}
-                Ok(Err(error)) => failure = failure.or(Some(error)),
-                Err(_) => failure = failure.or(Some(WorkTableError::ShutDown)),
+        for outcome in pending {
+            match self.answer(outcome).await {
+                Ok(Some(row)) => prepared.push(row),
+                Ok(None) => {}
+                Err(error) => failure = failure.or(Some(error)),
             }
         }
         match failure {
             Some(error) => Err(error),
-            None => Ok(unpublished),
+            None => Ok(prepared),
         }
     }
 
@@ -235,23 +190,19 @@ impl<S: TableSchema> Table<S> {
         condition: RowCondition<S::Row>,
     ) -> Result<(), WorkTableError> {
         async {
-            let actors = self.actors()?;
             let mut pending = Vec::new();
             for pk in find(self)? {
-                let (reply, outcome) = oneshot::channel();
+                let (reply, outcome) = reply::channel();
                 let op = DeleteOp {
                     pk: pk.clone(),
                     condition: Some(Arc::clone(&condition)),
                     reply,
                 };
-                self.shard_of(&pk, actors)
-                    .ops
-                    .send(WriteOp::Delete(op))
-                    .map_err(|_| WorkTableError::ShutDown)?;
+                self.submit(self.shard_index(&pk), WriteOp::Delete(op))?;
                 pending.push(outcome);
             }
             for outcome in pending {
-                match Self::outcome(outcome.await) {
+                match self.answer(outcome).await {
                     Ok(_) | Err(WorkTableError::NotFound) => {}
                     Err(error) => return Err(error),
                 }

@@ -60,13 +60,25 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             quote!(self.#idx.remove(&row.#field, pk);)
         }
     });
-    let updates = table.indexes.iter().map(|index| {
+    let leaves = table.indexes.iter().map(|index| {
+        let (idx, field) = (&index.name, index_field(table, index));
+        let key = if index.unique {
+            quote!(old_link)
+        } else {
+            quote!(pk)
+        };
+        quote! {
+            if old.#field != new.#field {
+                self.#idx.remove(&old.#field, #key);
+            }
+        }
+    });
+    let enters = table.indexes.iter().map(|index| {
         let (idx, field) = (&index.name, index_field(table, index));
         if index.unique {
             // A unique index leads to the current version, so it follows every update.
             quote! {
                 if old.#field != new.#field {
-                    self.#idx.remove(&old.#field, old_link);
                     self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk), new_link);
                 } else {
                     self.#idx.relink(&new.#field, old_link, new_link);
@@ -75,7 +87,6 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         } else {
             quote! {
                 if old.#field != new.#field {
-                    self.#idx.remove(&old.#field, pk);
                     self.#idx.insert(::core::clone::Clone::clone(&new.#field), ::core::clone::Clone::clone(pk));
                 }
             }
@@ -138,7 +149,10 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                 fn remove(&self, #row_any: &#row, #pk_non_unique: &#pk, #link: #link_ty) {
                     #(#removes)*
                 }
-                fn update(
+                fn leave(&self, #old: &#row, #new: &#row, #pk_non_unique: &#pk, #old_link: #link_ty) {
+                    #(#leaves)*
+                }
+                fn enter(
                     &self,
                     #old: &#row,
                     #new: &#row,
@@ -146,7 +160,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                     #old_link: #link_ty,
                     #new_link: #link_ty,
                 ) {
-                    #(#updates)*
+                    #(#enters)*
                 }
                 fn group_conflict(
                     &self,

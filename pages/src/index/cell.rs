@@ -4,10 +4,18 @@
 //! swaps the link in place. The slot is written by one thread at a time (the table's
 //! commit point) and read by anyone through a sequence lock: all fields are atomics, so a
 //! torn read is detected and retried, never UB.
+//!
+//! A store takes a few nanoseconds, so a reader that finds it under way spins briefly.
+//! If the writer was preempted mid-store, the reader would spin for the writer's whole
+//! time slice; after [`SPINS_BEFORE_YIELD`] tries it yields its thread instead, so the
+//! writer gets the core back.
 
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 use crate::Link;
+
+/// Tries a reader spins before it yields its thread to a (likely preempted) writer.
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// One row's current link behind a sequence lock.
 #[derive(Default)]
@@ -21,6 +29,7 @@ pub(crate) struct LinkCell {
 
 impl LinkCell {
     pub(crate) fn load(&self) -> Link {
+        let mut tries = 0u32;
         loop {
             let before = self.seq.load(Ordering::Acquire);
             if before % 2 == 0 {
@@ -34,7 +43,12 @@ impl LinkCell {
                     return link;
                 }
             }
-            std::hint::spin_loop();
+            tries += 1;
+            if tries % SPINS_BEFORE_YIELD == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
     }
 

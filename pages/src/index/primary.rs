@@ -104,6 +104,13 @@ impl<K: IndexKey> PrimaryIndex<K> {
         true
     }
 
+    /// Adds `key` at `link`; the caller has checked that `key` is absent. Writer only.
+    pub fn insert_new(&self, key: K, link: Link) {
+        self.links.insert(&key, link, |_| false);
+        // The map held every key the order holds, and it did not hold `key`.
+        let _ = self.order.insert_sync(key, ());
+    }
+
     /// Points `key`, whose current version is at `old`, at `new`. Returns `false` (and
     /// changes nothing) when `old` is not `key`'s current version. Writer only.
     pub fn replace(&self, key: &K, old: Link, new: Link) -> bool {
