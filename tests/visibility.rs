@@ -9,13 +9,16 @@ use tokio::sync::mpsc;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_are_visible_to_every_task() {
     let table = TestWorkTable::default();
-    // Each row goes through stages: inserted (0), updated (1), maybe deleted (2).
+    // Each row goes through stages: inserted (0), updated (1), and, for even `i`, deleted
+    // (2). A row that is never deleted must never be missing once it was inserted.
     let (told, mut heard) = mpsc::unbounded_channel::<(u64, u8)>();
-    let stage_of = |id: u64, row: Option<TestRow>| match row {
+    let deleted_some_time = |id: u64| (id % 1_000) % 2 == 0;
+    let stage_of = move |id: u64, row: Option<TestRow>| match row {
         Some(row) if row.test == id as i64 => 0,
         Some(row) if row.test == id as i64 + 1_000_000 => 1,
         Some(row) => panic!("row {id} holds a value never written: {row:?}"),
-        None => 2,
+        None if deleted_some_time(id) => 2,
+        None => panic!("row {id} was acknowledged and is never deleted, but is missing"),
     };
 
     // A checker task that is told of each acknowledged write and must already see it
