@@ -5,9 +5,10 @@
 //!
 //! Measures, in one process, for a table of `--rows N` rows
 //! `{ id: u64 pk autoincrement, val: u64 unique, name: String indexed (1,000 names), amount: i64 }`:
-//! `insert` (a plain loop: its API is synchronous), `rss_per_row`, `select_pk`,
-//! `select_unique`, `select_pk_2threads`, `select_nonunique`, `select_range`, `update` (full
-//! row), `delete`, `insert_64` (64 tokio tasks on a 2-worker runtime sharing an `Arc`) and
+//! `insert`, `update` (full row) and `delete`, plain loops (its API is synchronous) run once
+//! per mode of the async systems (the same loop each time, on a fresh table), `rss_per_row`,
+//! `select_pk`, `select_unique`, `select_pk_2threads`, `select_nonunique`, `select_range`,
+//! `insert_64` (64 tokio tasks on a 2-worker runtime sharing an `Arc`) and
 //! `insert_many` (one write lock per batch of 1,000). Every result is checked (rows found,
 //! counts and checksums match) so a broken run panics instead of looking fast. Prints
 //! `op=<name> ns=<ns per op>` and `rss_per_row=<bytes>`.
@@ -152,92 +153,51 @@ fn row(table: &Table, names: &[String], i: u64) -> Row {
 
 fn main() {
     let n = rows_arg();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rts = Runtimes::default();
     let names = Arc::new(names());
     println!("system=btree rows={n}");
 
-    // 1. insert, 2. rss_per_row
+    // 1. insert, 8. update, 11. delete, once per mode (the same plain loop each time), each
+    // mode on a fresh table; 2. rss_per_row and 3.-7. the reads on the first table, whatever
+    // its mode (see `modes`).
     let before = rss_bytes();
-    let table = Arc::new(Table::default());
-    let start = Instant::now();
-    let mut first = 0;
-    for i in 0..n {
-        let pk = table.insert(row(&table, &names, i)).expect("insert");
-        if i == 0 {
-            first = pk;
+    let modes = modes();
+    for mode in modes {
+        let table = Arc::new(Table::default());
+        let first = insert_rows_sync(mode, n, |i| {
+            table.insert(row(&table, &names, i)).expect("insert")
+        });
+        assert_eq!(table.count() as u64, n);
+        if mode == modes[0] {
+            report_rss(before, n);
+            reads(&table, &names, n, first);
         }
-        assert_eq!(pk, first + i, "autoincrement keys");
+
+        // update: full row, new amount and name, N random rows
+        update_rows_sync(mode, n, |u| {
+            let row = Row {
+                id: first + u.k,
+                val: u.val,
+                name: names[u.name].clone(),
+                amount: u.amount,
+            };
+            table.update(row).expect("update");
+        });
+        check_updates(n, &names, |k| {
+            let row = table.select(first + k).expect("updated row");
+            (row.amount, row.name)
+        });
+
+        // delete: N/2 distinct random rows
+        delete_rows_sync(mode, n, |k| table.delete(first + k).expect("delete"));
+        check_deletes(n, table.count() as u64, |k| {
+            table.select(first + k).is_some()
+        });
     }
-    let elapsed = start.elapsed();
-    report("insert", elapsed, n);
-    report_rss(before, n);
-    assert_eq!(table.count() as u64, n);
-
-    // 3. select_pk, 4. select_unique
-    select_pk(n, |k| table.select(first + k).expect("select_pk").val);
-    select_unique(n, first, |val| {
-        table.select_by_val(val).expect("select_unique").id
-    });
-
-    // 5. select_pk_2threads
-    let lookup = {
-        let table = table.clone();
-        move |k| table.select(first + k).expect("select_pk_2threads").val
-    };
-    two_threads(n, lookup);
-
-    // 6. select_nonunique
-    select_nonunique(n, |name| {
-        let rows = table.select_by_name(&names[name]);
-        let amounts = rows
-            .iter()
-            .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
-        (rows.len() as u64, amounts)
-    });
-
-    // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-    select_range(n, |start, end| {
-        let rows = table.select_val_range_desc(start..end, 100);
-        ranked(rows.iter().map(|r| r.val))
-    });
-
-    // 8. update: full row, new amount and name, N random rows
-    let plan = update_plan(n);
-    let start = Instant::now();
-    for u in plan {
-        let row = Row {
-            id: first + u.k,
-            val: u.val,
-            name: names[u.name].clone(),
-            amount: u.amount,
-        };
-        table.update(row).expect("update");
-    }
-    report("update", start.elapsed(), n);
-    check_updates(n, &names, |k| {
-        let row = table.select(first + k).expect("updated row");
-        (row.amount, row.name)
-    });
-
-    // 11. delete: N/2 distinct random rows
-    let order = delete_order(n);
-    let start = Instant::now();
-    for k in order {
-        table.delete(first + k).expect("delete");
-    }
-    report("delete", start.elapsed(), n / 2);
-    check_deletes(n, table.count() as u64, |k| {
-        table.select(first + k).is_some()
-    });
-    drop(table);
 
     // 9. insert_64: 64 tasks, each with a clone of the handle, into a fresh table
     let table = Arc::new(Table::default());
-    let elapsed = timed_tasks(&rt, |task| {
+    let elapsed = timed_tasks(rts.multi(), |task| {
         let (t, nm) = (table.clone(), names.clone());
         async move {
             for i in task_rows(task, n) {
@@ -264,5 +224,34 @@ fn main() {
     report("insert_many", start.elapsed(), n);
     check_loaded("insert_many", n, table.count() as u64, |val| {
         table.select_by_val(val).map(|r| r.amount)
+    });
+}
+
+/// 3. select_pk, 4. select_unique, 5. select_pk_2threads, 6. select_nonunique,
+/// 7. select_range, on the loaded table whose keys start at `first`.
+fn reads(table: &Arc<Table>, names: &[String], n: u64, first: u64) {
+    select_pk(n, |k| table.select(first + k).expect("select_pk").val);
+    select_unique(n, first, |val| {
+        table.select_by_val(val).expect("select_unique").id
+    });
+
+    let lookup = {
+        let table = table.clone();
+        move |k| table.select(first + k).expect("select_pk_2threads").val
+    };
+    two_threads(n, lookup);
+
+    select_nonunique(n, |name| {
+        let rows = table.select_by_name(&names[name]);
+        let amounts = rows
+            .iter()
+            .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
+        (rows.len() as u64, amounts)
+    });
+
+    // val in [s, s + span), ~200 rows, newest 100 by val descending
+    select_range(n, |start, end| {
+        let rows = table.select_val_range_desc(start..end, 100);
+        ranked(rows.iter().map(|r| r.val))
     });
 }

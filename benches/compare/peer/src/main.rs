@@ -3,12 +3,14 @@
 //!
 //! Measures, in one process, for a table of `--rows N` rows
 //! `{ id: u64 pk autoincrement, val: u64 unique, name: String indexed (1,000 names), amount: i64 }`:
-//! `insert` (one spawned task awaiting each), `rss_per_row`, `select_pk`, `select_unique`,
-//! `select_pk_2threads`, `select_nonunique`, `select_range` (`select_by_val_range`, its
-//! index range query), `update` (`replace`, its full-row update), `delete`, `insert_64`
-//! (64 tasks sharing an `Arc` of the table: it is not `Clone`) and `insert_many` (batches of
-//! 1,000). Async work runs in a spawned task on a 2-worker multi-thread tokio runtime; sync
-//! reads run on plain threads. Every result is checked (rows found, counts and checksums
+//! `insert`, `update` (`replace`, its full-row update) and `delete`, each awaited one at a
+//! time in three modes (`block_on` on the main thread of a 2-worker multi-thread tokio
+//! runtime, a task spawned on it, `block_on` on a `current_thread` runtime; each mode on a
+//! fresh table), `rss_per_row`, `select_pk`, `select_unique`, `select_pk_2threads`,
+//! `select_nonunique`, `select_range` (`select_by_val_range`, its index range query),
+//! `insert_64` (64 tasks on the 2-worker runtime sharing an `Arc` of the table: it is not
+//! `Clone`) and `insert_many` (batches of 1,000, in a task spawned on it). Sync reads run on
+//! plain threads. Every result is checked (rows found, counts and checksums
 //! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
 //! and `rss_per_row=<bytes>`.
 
@@ -43,104 +45,65 @@ fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
 
 fn main() {
     let n = rows_arg();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rts = Runtimes::default();
     let names = Arc::new(names());
     println!("system=peer rows={n}");
 
-    // 1. insert, 2. rss_per_row
+    // 1. insert, 8. update, 11. delete, once per mode, each mode on a fresh table;
+    // 2. rss_per_row and 3.-7. the reads on the first table, whatever its mode (see
+    // `modes`).
     let before = rss_bytes();
-    let table = Arc::new(BenchWorkTable::default());
-    let (t, nm) = (table.clone(), names.clone());
-    let (elapsed, first) = timed_task(&rt, async move {
-        let mut first = 0;
-        for i in 0..n {
-            let pk = u64::from(t.insert(row(&t, &nm, i)).await.expect("insert"));
-            if i == 0 {
-                first = pk;
-            }
-            assert_eq!(pk, first + i, "autoincrement keys");
+    let modes = modes();
+    for mode in modes {
+        let table = Arc::new(BenchWorkTable::default());
+        let (t, nm) = (table.clone(), names.clone());
+        let first = rts.run(
+            mode,
+            insert_rows(n, async move |i| {
+                u64::from(t.insert(row(&t, &nm, i)).await.expect("insert"))
+            }),
+        );
+        assert_eq!(table.count() as u64, n);
+        if mode == modes[0] {
+            report_rss(before, n);
+            reads(&table, &names, n, first);
         }
-        first
-    });
-    report("insert", elapsed, n);
-    report_rss(before, n);
-    assert_eq!(table.count() as u64, n);
 
-    // 3. select_pk, 4. select_unique
-    select_pk(n, |k| table.select(first + k).expect("select_pk").val);
-    select_unique(n, first, |val| {
-        table.select_by_val(val).expect("select_unique").id
-    });
+        // update: full row, new amount and name, N random rows
+        let (t, nm) = (table.clone(), names.clone());
+        rts.run(
+            mode,
+            update_rows(n, async move |u| {
+                let row = BenchRow {
+                    id: first + u.k,
+                    val: u.val,
+                    name: nm[u.name].clone(),
+                    amount: u.amount,
+                };
+                t.replace(row).await.expect("update");
+            }),
+        );
+        check_updates(n, &names, |k| {
+            let row = table.select(first + k).expect("updated row");
+            (row.amount, row.name)
+        });
 
-    // 5. select_pk_2threads
-    let lookup = {
-        let table = table.clone();
-        move |k| table.select(first + k).expect("select_pk_2threads").val
-    };
-    two_threads(n, lookup);
-
-    // 6. select_nonunique
-    select_nonunique(n, |name| {
-        let rows = table
-            .select_by_name(names[name].clone())
-            .execute()
-            .expect("select_nonunique");
-        let amounts = rows
-            .iter()
-            .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
-        (rows.len() as u64, amounts)
-    });
-
-    // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-    select_range(n, |start, end| {
-        let rows = table
-            .select_by_val_range(start..end)
-            .order_on(BenchRowFields::Val, Order::Desc)
-            .limit(100)
-            .execute()
-            .expect("select_range");
-        ranked(rows.iter().map(|r| r.val))
-    });
-
-    // 8. update: full row, new amount and name, N random rows
-    let (t, nm) = (table.clone(), names.clone());
-    let (elapsed, ()) = timed_task(&rt, async move {
-        for u in update_plan(n) {
-            let row = BenchRow {
-                id: first + u.k,
-                val: u.val,
-                name: nm[u.name].clone(),
-                amount: u.amount,
-            };
-            t.replace(row).await.expect("update");
-        }
-    });
-    report("update", elapsed, n);
-    check_updates(n, &names, |k| {
-        let row = table.select(first + k).expect("updated row");
-        (row.amount, row.name)
-    });
-
-    // 11. delete: N/2 distinct random rows
-    let t = table.clone();
-    let (elapsed, ()) = timed_task(&rt, async move {
-        for k in delete_order(n) {
-            t.delete(first + k).await.expect("delete");
-        }
-    });
-    report("delete", elapsed, n / 2);
-    check_deletes(n, table.count() as u64, |k| {
-        table.select(first + k).is_some()
-    });
-    drop(table);
+        // delete: N/2 distinct random rows
+        let t = table.clone();
+        rts.run(
+            mode,
+            delete_rows(n, async move |k| {
+                t.delete(first + k).await.expect("delete");
+            }),
+        );
+        check_deletes(n, table.count() as u64, |k| {
+            table.select(first + k).is_some()
+        });
+    }
 
     // 9. insert_64: 64 tasks, each with a clone of the handle, into a fresh table
     let table = Arc::new(BenchWorkTable::default());
-    let elapsed = timed_tasks(&rt, |task| {
+    let elapsed = timed_tasks(rts.multi(), |task| {
         let (t, nm) = (table.clone(), names.clone());
         async move {
             for i in task_rows(task, n) {
@@ -155,7 +118,44 @@ fn main() {
     drop(table);
 
     // 10. insert_many: fresh table, batches of 1,000 rows
-    insert_many(&rt, &names, n);
+    insert_many(rts.multi(), &names, n);
+}
+
+/// 3. select_pk, 4. select_unique, 5. select_pk_2threads, 6. select_nonunique,
+/// 7. select_range, on the loaded table whose keys start at `first`.
+fn reads(table: &Arc<BenchWorkTable>, names: &[String], n: u64, first: u64) {
+    select_pk(n, |k| table.select(first + k).expect("select_pk").val);
+    select_unique(n, first, |val| {
+        table.select_by_val(val).expect("select_unique").id
+    });
+
+    let lookup = {
+        let table = table.clone();
+        move |k| table.select(first + k).expect("select_pk_2threads").val
+    };
+    two_threads(n, lookup);
+
+    select_nonunique(n, |name| {
+        let rows = table
+            .select_by_name(names[name].clone())
+            .execute()
+            .expect("select_nonunique");
+        let amounts = rows
+            .iter()
+            .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
+        (rows.len() as u64, amounts)
+    });
+
+    // val in [s, s + span), ~200 rows, newest 100 by val descending
+    select_range(n, |start, end| {
+        let rows = table
+            .select_by_val_range(start..end)
+            .order_on(BenchRowFields::Val, Order::Desc)
+            .limit(100)
+            .execute()
+            .expect("select_range");
+        ranked(rows.iter().map(|r| r.val))
+    });
 }
 
 fn insert_many(rt: &tokio::runtime::Runtime, names: &Arc<Vec<String>>, n: u64) {

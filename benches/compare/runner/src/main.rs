@@ -5,7 +5,8 @@
 //! Builds the four programs (`ours`, `peer`, `sqlite`, `btree`) with one `cargo build
 //! --release`, runs them in turn, A B C D A B C D …, for `--rounds` rounds (default and
 //! minimum 5) so machine drift hits every system alike, reads the `op=<name> ns=<float>`
-//! and `rss_per_row=<float>` lines each prints, and prints per operation the median over
+//! and `rss_per_row=<float>` lines each prints (the writes once per mode, `insert[block_on]`,
+//! `insert[spawned]`, `insert[current_thread]`, …), and prints per operation the median over
 //! the rounds for each system and its ratio to ours, throughput for the aggregate
 //! operations, resident bytes per row, and the spread (min–max) of every median.
 
@@ -15,20 +16,29 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const SYSTEMS: [&str; 4] = ["ours", "peer", "sqlite", "btree"];
-/// In the order the programs run them; every program reports every one.
-const OPS: [&str; 11] = [
-    "insert",
+/// In the order the runner prints them; every program reports every one. The writes are
+/// reported once per mode, `op[mode]` (see the workload crate's `Mode`).
+const OPS: [&str; 17] = [
+    "insert[block_on]",
+    "insert[spawned]",
+    "insert[current_thread]",
     "select_pk",
     "select_unique",
     "select_pk_2threads",
     "select_nonunique",
     "select_range",
-    "update",
-    "delete",
+    "update[block_on]",
+    "update[spawned]",
+    "update[current_thread]",
+    "delete[block_on]",
+    "delete[spawned]",
+    "delete[current_thread]",
     "insert_64",
     "insert_many",
     "rss_per_row",
 ];
+/// The width of the op column.
+const OP_WIDTH: usize = 24;
 /// Aggregate operations: ns/op is wall time over all ops of all threads or tasks.
 const THROUGHPUT_OPS: [&str; 2] = ["select_pk_2threads", "insert_64"];
 
@@ -145,9 +155,16 @@ fn build(cargo: &str, ws: &Path, target: &Path) {
 
 type Results = BTreeMap<&'static str, BTreeMap<String, Vec<f64>>>;
 
-fn run_once(bin: &Path, system: &str, rows: u64, results: &mut Results, notes: &mut Vec<String>) {
+fn run_once(
+    bin: &Path,
+    system: &str,
+    rows: u64,
+    round: usize,
+    results: &mut Results,
+    notes: &mut Vec<String>,
+) {
     let out = Command::new(bin)
-        .args(["--rows", &rows.to_string()])
+        .args(["--rows", &rows.to_string(), "--round", &round.to_string()])
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
@@ -235,6 +252,7 @@ fn main() {
                 &target.join("release").join(system),
                 system,
                 args.rows,
+                round,
                 &mut results,
                 &mut notes,
             );
@@ -278,7 +296,10 @@ fn main() {
     println!(
         "## Median ns per operation (x = that system's time / ours: above 1 is slower than ours)"
     );
-    let mut header = format!("{:<20}", "op");
+    println!(
+        "writes, each mode on a fresh table, the modes' order rotated each round: [block_on] awaited one at a time in block_on on the main thread of a 2-worker multi-thread runtime (#[tokio::main]), [spawned] in a task spawned on it, [current_thread] awaited one at a time on a current_thread runtime; sqlite and btree are sync: the same plain loop in every mode"
+    );
+    let mut header = format!("{:<OP_WIDTH$}", "op");
     for s in &args.only {
         header += &format!(" {:>11}", format!("{s} ns"));
         if *s != "ours" && has_ours {
@@ -287,7 +308,7 @@ fn main() {
     }
     println!("{header}");
     for op in OPS.iter().filter(|&&op| op != "rss_per_row") {
-        let mut line = format!("{op:<20}");
+        let mut line = format!("{op:<OP_WIDTH$}");
         for s in &args.only {
             let m = med(s, op);
             line += &format!(" {:>11}", m.map(fmt_num).unwrap_or_else(|| "-".into()));
@@ -303,7 +324,7 @@ fn main() {
         "## Throughput of the aggregate operations (ops/s = 1e9 / median ns; x = that system's ops/s / ours: above 1 is faster than ours)"
     );
     for op in THROUGHPUT_OPS {
-        let mut line = format!("{op:<20}");
+        let mut line = format!("{op:<OP_WIDTH$}");
         for s in &args.only {
             let m = med(s, op).map(|ns| 1e9 / ns);
             line += &format!(" {:>11}", m.map(fmt_num).unwrap_or_else(|| "-".into()));
@@ -337,7 +358,7 @@ fn main() {
     println!(
         "## Resident bytes per row after loading (VmRSS after inserting N rows minus before creating the table, / N)"
     );
-    let mut line = format!("{:<20}", "rss_per_row");
+    let mut line = format!("{:<OP_WIDTH$}", "rss_per_row");
     for s in &args.only {
         let m = med(s, "rss_per_row");
         line += &format!(" {:>11}", m.map(fmt_num).unwrap_or_else(|| "-".into()));
@@ -352,7 +373,7 @@ fn main() {
     println!();
     println!("## Spread over the rounds: min..max (ns per op; bytes per row)");
     println!(
-        "{:<20}{}",
+        "{:<OP_WIDTH$}{}",
         "op",
         args.only
             .iter()
@@ -360,7 +381,7 @@ fn main() {
             .collect::<String>()
     );
     for op in OPS {
-        let mut line = format!("{op:<20}");
+        let mut line = format!("{op:<OP_WIDTH$}");
         for s in &args.only {
             let v = results
                 .get(s)

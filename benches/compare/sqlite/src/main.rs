@@ -3,11 +3,13 @@
 //!
 //! Schema: `id INTEGER PRIMARY KEY` (the rowid, assigned by SQLite), `val` with a UNIQUE
 //! index, `name` with a non-unique index, `amount`. Measures, in one process, for `--rows N`
-//! rows: `insert` (a plain loop, autocommit: one transaction per row), `rss_per_row`,
+//! rows: `insert` (a plain loop, autocommit: one transaction per row), `update` (every
+//! column) and `delete`, each run once per mode of the async systems (the same plain loop
+//! each time, on a fresh connection), `rss_per_row`,
 //! `select_pk`, `select_unique`, `select_pk_2threads` (one connection is not `Sync`: two
 //! threads share it behind a `parking_lot::Mutex`, each lookup taking the lock and its cached
 //! prepared statement), `select_nonunique`, `select_range` (`WHERE val >= ? AND val < ? ORDER
-//! BY val DESC LIMIT 100`), `update` (every column), `delete`, `insert_64` (64 tokio tasks on
+//! BY val DESC LIMIT 100`), `insert_64` (64 tokio tasks on
 //! a 2-worker runtime sharing the connection behind the mutex) and `insert_many` (one
 //! transaction per batch of 1,000). Every result is checked (rows found, counts and checksums
 //! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
@@ -62,130 +64,68 @@ fn count(conn: &Connection) -> u64 {
 
 fn main() {
     let n = rows_arg();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rts = Runtimes::default();
     let names = Arc::new(names());
     println!("system=sqlite rows={n}");
 
-    // 1. insert, 2. rss_per_row
+    // 1. insert, 8. update, 11. delete, once per mode (the same plain loop each time), each
+    // mode on a fresh connection; 2. rss_per_row and 3.-7. the reads on the first
+    // connection, whatever its mode (see `modes`).
     let before = rss_bytes();
-    let shared = Arc::new(Mutex::new(open()));
-    let first = {
-        let conn = shared.lock();
-        let mut st = conn.prepare(INSERT).unwrap();
-        let start = Instant::now();
-        let mut first = 0;
-        for i in 0..n {
-            let pk = st
-                .insert(params![
+    let modes = modes();
+    for mode in modes {
+        let shared = Arc::new(Mutex::new(open()));
+        let first = {
+            let conn = shared.lock();
+            let mut st = conn.prepare(INSERT).unwrap();
+            let first = insert_rows_sync(mode, n, |i| {
+                st.insert(params![
                     val_of(i),
                     names[(i % NAMES) as usize],
                     amount_of(i)
                 ])
-                .expect("insert") as u64;
-            if i == 0 {
-                first = pk;
-            }
-            assert_eq!(pk, first + i, "autoincrement keys");
+                .expect("insert") as u64
+            });
+            assert_eq!(count(&conn), n);
+            first
+        };
+        if mode == modes[0] {
+            report_rss(before, n);
+            reads(&shared, &names, n, first);
         }
-        report("insert", start.elapsed(), n);
-        drop(st);
-        report_rss(before, n);
-        assert_eq!(count(&conn), n);
-
-        // 3. select_pk, 4. select_unique
-        let mut st = conn.prepare(BY_ID).unwrap();
-        select_pk(n, |k| {
-            st.query_row([first + k], to_row).expect("select_pk").val
-        });
-        let mut st = conn.prepare(BY_VAL).unwrap();
-        select_unique(n, first, |val| {
-            st.query_row([val], to_row).expect("select_unique").id
-        });
-        first
-    };
-
-    // 5. select_pk_2threads: the one connection behind its mutex
-    let lookup = {
-        let shared = shared.clone();
-        move |k| {
-            let conn = shared.lock();
-            let mut st = conn.prepare_cached(BY_ID).unwrap();
-            st.query_row([first + k], to_row)
-                .expect("select_pk_2threads")
-                .val
-        }
-    };
-    two_threads(n, lookup);
-
-    {
-        // 6. select_nonunique
         let conn = shared.lock();
-        let mut st = conn.prepare(BY_NAME).unwrap();
-        select_nonunique(n, |name| {
-            let rows: Vec<Row> = st
-                .query_map([&names[name]], to_row)
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .expect("select_nonunique");
-            let amounts = rows
-                .iter()
-                .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
-            (rows.len() as u64, amounts)
-        });
+        let mut by_id = conn.prepare(BY_ID).unwrap();
 
-        // 7. select_range: val in [s, s + span), ~200 rows, newest 100 by val descending
-        let mut st = conn.prepare(RANGE).unwrap();
-        select_range(n, |start, end| {
-            let rows: Vec<Row> = st
-                .query_map([start, end], to_row)
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .expect("select_range");
-            ranked(rows.iter().map(|r| r.val))
-        });
-
-        // 8. update: every column, new amount and name, N random rows
-        let plan = update_plan(n);
+        // update: every column, new amount and name, N random rows
         let mut st = conn.prepare(UPDATE).unwrap();
-        let start = Instant::now();
-        for u in plan {
+        update_rows_sync(mode, n, |u| {
             let changed = st
                 .execute(params![first + u.k, u.val, names[u.name], u.amount])
                 .expect("update");
             assert_eq!(changed, 1, "update found its row");
-        }
-        report("update", start.elapsed(), n);
-        let mut by_id = conn.prepare(BY_ID).unwrap();
+        });
         check_updates(n, &names, |k| {
             let row = by_id.query_row([first + k], to_row).expect("updated row");
             (row.amount, row.name)
         });
 
-        // 11. delete: N/2 distinct random rows
-        let order = delete_order(n);
+        // delete: N/2 distinct random rows
         let mut st = conn.prepare(DELETE).unwrap();
-        let start = Instant::now();
-        for k in order {
+        delete_rows_sync(mode, n, |k| {
             assert_eq!(
                 st.execute([first + k]).expect("delete"),
                 1,
                 "delete found its row"
             );
-        }
-        report("delete", start.elapsed(), n / 2);
+        });
         check_deletes(n, count(&conn), |k| {
             by_id.query_row([first + k], to_row).is_ok()
         });
     }
-    drop(shared);
 
     // 9. insert_64: 64 tasks sharing a fresh connection behind its mutex
     let shared = Arc::new(Mutex::new(open()));
-    let elapsed = timed_tasks(&rt, |task| {
+    let elapsed = timed_tasks(rts.multi(), |task| {
         let (shared, nm) = (shared.clone(), names.clone());
         async move {
             for i in task_rows(task, n) {
@@ -228,5 +168,59 @@ fn main() {
     let mut by_val = conn.prepare(BY_VAL).unwrap();
     check_loaded("insert_many", n, count(&conn), |val| {
         by_val.query_row([val], to_row).ok().map(|r| r.amount)
+    });
+}
+
+/// 3. select_pk, 4. select_unique, 5. select_pk_2threads, 6. select_nonunique,
+/// 7. select_range, on the loaded connection whose keys start at `first`.
+fn reads(shared: &Arc<Mutex<Connection>>, names: &[String], n: u64, first: u64) {
+    {
+        let conn = shared.lock();
+        let mut st = conn.prepare(BY_ID).unwrap();
+        select_pk(n, |k| {
+            st.query_row([first + k], to_row).expect("select_pk").val
+        });
+        let mut st = conn.prepare(BY_VAL).unwrap();
+        select_unique(n, first, |val| {
+            st.query_row([val], to_row).expect("select_unique").id
+        });
+    }
+
+    // the one connection behind its mutex
+    let lookup = {
+        let shared = shared.clone();
+        move |k| {
+            let conn = shared.lock();
+            let mut st = conn.prepare_cached(BY_ID).unwrap();
+            st.query_row([first + k], to_row)
+                .expect("select_pk_2threads")
+                .val
+        }
+    };
+    two_threads(n, lookup);
+
+    let conn = shared.lock();
+    let mut st = conn.prepare(BY_NAME).unwrap();
+    select_nonunique(n, |name| {
+        let rows: Vec<Row> = st
+            .query_map([&names[name]], to_row)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .expect("select_nonunique");
+        let amounts = rows
+            .iter()
+            .fold(0u64, |s, r| s.wrapping_add(r.amount as u64));
+        (rows.len() as u64, amounts)
+    });
+
+    // val in [s, s + span), ~200 rows, newest 100 by val descending
+    let mut st = conn.prepare(RANGE).unwrap();
+    select_range(n, |start, end| {
+        let rows: Vec<Row> = st
+            .query_map([start, end], to_row)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .expect("select_range");
+        ranked(rows.iter().map(|r| r.val))
     });
 }

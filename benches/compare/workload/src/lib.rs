@@ -1,6 +1,7 @@
 //! The workload every comparison program runs, and how it reports: constants, a fixed-seed
-//! PRNG, the column values of row `i`, resident memory and the output lines the runner
-//! parses. Shared as a library so each system still gets a binary of its own.
+//! PRNG, the column values of row `i`, the timed loops and their checks, the modes the
+//! writes are timed in and the runtimes they run on, resident memory and the output lines
+//! the runner parses. Shared as a library so each system still gets a binary of its own.
 
 use std::time::{Duration, Instant};
 
@@ -301,6 +302,118 @@ pub fn check_loaded(
     );
 }
 
+/// How a write phase is issued (see the README): awaited one at a time in `block_on` on the
+/// main thread of the 2-worker multi-thread runtime (what `#[tokio::main]` does), inside a
+/// task spawned on that runtime, or awaited one at a time in `block_on` on a
+/// `current_thread` runtime. Sync systems run the same plain loop in every mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    BlockOn,
+    Spawned,
+    CurrentThread,
+}
+
+/// The modes.
+pub const MODES: [Mode; 3] = [Mode::BlockOn, Mode::Spawned, Mode::CurrentThread];
+
+/// The modes in the order this run takes them: [`MODES`] rotated by the runner's round
+/// (`--round R`, from 1; 1 without it), so that over the rounds each mode also comes first
+/// (on a fresh process, loading the table the reads and `rss_per_row` use) and last.
+pub fn modes() -> [Mode; 3] {
+    let args: Vec<String> = std::env::args().collect();
+    let round: usize = args
+        .iter()
+        .position(|a| a == "--round")
+        .map_or(1, |at| args[at + 1].parse().expect("--round R"));
+    assert!(round >= 1, "--round counts from 1");
+    let mut modes = MODES;
+    modes.rotate_left((round - 1) % MODES.len());
+    modes
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::BlockOn => "block_on",
+            Mode::Spawned => "spawned",
+            Mode::CurrentThread => "current_thread",
+        }
+    }
+
+    /// The name `op` is reported under in this mode: `op[mode]`.
+    pub fn op(self, op: &str) -> String {
+        format!("{op}[{}]", self.name())
+    }
+}
+
+/// The runtimes async systems write from: a 2-worker multi-thread runtime (which also runs
+/// `insert_64` and `insert_many`) and a `current_thread` one.
+pub struct Runtimes {
+    multi: tokio::runtime::Runtime,
+    current: tokio::runtime::Runtime,
+}
+
+impl Default for Runtimes {
+    fn default() -> Self {
+        Runtimes {
+            multi: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("the multi-thread runtime"),
+            current: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the current_thread runtime"),
+        }
+    }
+}
+
+impl Runtimes {
+    /// The 2-worker multi-thread runtime.
+    pub fn multi(&self) -> &tokio::runtime::Runtime {
+        &self.multi
+    }
+
+    /// The runtime `mode` writes on, where a table written in that mode starts its tasks
+    /// and must be shut down.
+    pub fn of(&self, mode: Mode) -> &tokio::runtime::Runtime {
+        match mode {
+            Mode::BlockOn | Mode::Spawned => &self.multi,
+            Mode::CurrentThread => &self.current,
+        }
+    }
+
+    /// Runs the write phase `phase` as `mode` says, timed from its first poll to its end
+    /// (spawning is not timed), reports it as `op[mode]` and returns what it returned.
+    pub fn run<F, T>(&self, mode: Mode, phase: Phase<F>) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (elapsed, output) = match mode {
+            Mode::BlockOn | Mode::CurrentThread => self.of(mode).block_on(timed(phase.work)),
+            Mode::Spawned => timed_task(&self.multi, phase.work),
+        };
+        report(&mode.op(phase.op), elapsed, phase.ops);
+        output
+    }
+}
+
+/// A write phase of an async system, ready to run ([`Runtimes::run`]): its loop, with the
+/// plan already computed, and what it is reported as.
+pub struct Phase<F> {
+    op: &'static str,
+    ops: u64,
+    work: F,
+}
+
+async fn timed<T>(work: impl Future<Output = T>) -> (Duration, T) {
+    let start = Instant::now();
+    let output = work.await;
+    (start.elapsed(), output)
+}
+
 /// Runs `work` as one task spawned on `rt` (not in `block_on` on the main thread) and
 /// returns how long it took, timed inside the task, with what it returned.
 pub fn timed_task<F, T>(rt: &tokio::runtime::Runtime, work: F) -> (Duration, T)
@@ -308,12 +421,99 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    rt.block_on(rt.spawn(async move {
-        let start = Instant::now();
-        let output = work.await;
-        (start.elapsed(), output)
-    }))
-    .expect("the timed task")
+    rt.block_on(rt.spawn(timed(work))).expect("the timed task")
+}
+
+/// Times a sync system's write phase in `mode`: the same plain loop on the calling thread
+/// whatever the mode, reported as `op[mode]`.
+fn sync_phase<T>(mode: Mode, op: &str, ops: u64, work: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let output = work();
+    report(&mode.op(op), start.elapsed(), ops);
+    output
+}
+
+/// `insert`: rows `0..n` into an empty table, in order, each awaited before the next.
+/// `insert(i)` inserts row `i` and returns its key; keys must be consecutive. The phase
+/// returns the first key.
+pub fn insert_rows(
+    n: u64,
+    mut insert: impl AsyncFnMut(u64) -> u64,
+) -> Phase<impl Future<Output = u64>> {
+    let work = async move {
+        let mut first = 0;
+        for i in 0..n {
+            let pk = insert(i).await;
+            if i == 0 {
+                first = pk;
+            }
+            assert_eq!(pk, first + i, "autoincrement keys");
+        }
+        first
+    };
+    Phase {
+        op: "insert",
+        ops: n,
+        work,
+    }
+}
+
+/// [`insert_rows`] for a sync system, run and reported in `mode`.
+pub fn insert_rows_sync(mode: Mode, n: u64, mut insert: impl FnMut(u64) -> u64) -> u64 {
+    sync_phase(mode, "insert", n, || {
+        let mut first = 0;
+        for i in 0..n {
+            let pk = insert(i);
+            if i == 0 {
+                first = pk;
+            }
+            assert_eq!(pk, first + i, "autoincrement keys");
+        }
+        first
+    })
+}
+
+/// `update`: the writes of [`update_plan`], each awaited before the next.
+pub fn update_rows(n: u64, mut update: impl AsyncFnMut(Update)) -> Phase<impl Future<Output = ()>> {
+    let plan = update_plan(n);
+    let work = async move {
+        for u in plan {
+            update(u).await;
+        }
+    };
+    Phase {
+        op: "update",
+        ops: n,
+        work,
+    }
+}
+
+/// [`update_rows`] for a sync system, run and reported in `mode`.
+pub fn update_rows_sync(mode: Mode, n: u64, update: impl FnMut(Update)) {
+    let plan = update_plan(n);
+    sync_phase(mode, "update", n, || plan.into_iter().for_each(update));
+}
+
+/// `delete`: the rows of [`delete_order`], each awaited before the next; `delete(k)`
+/// deletes the row with key `first + k`.
+pub fn delete_rows(n: u64, mut delete: impl AsyncFnMut(u64)) -> Phase<impl Future<Output = ()>> {
+    let order = delete_order(n);
+    let work = async move {
+        for k in order {
+            delete(k).await;
+        }
+    };
+    Phase {
+        op: "delete",
+        ops: n / 2,
+        work,
+    }
+}
+
+/// [`delete_rows`] for a sync system, run and reported in `mode`.
+pub fn delete_rows_sync(mode: Mode, n: u64, delete: impl FnMut(u64)) {
+    let order = delete_order(n);
+    sync_phase(mode, "delete", n / 2, || order.into_iter().for_each(delete));
 }
 
 /// Runs `insert_64`'s `TASKS` tasks on `rt`, task `t` running `work(t)`, and returns the
