@@ -204,6 +204,47 @@ pub fn in_range<T>(value: &T, range: &KeyRange<T>, compare: fn(&T, &T) -> Orderi
     above_start && below_end
 }
 
+/// The values lying in both `a` and `b` under `compare`: the later start and the earlier
+/// end (an excluded bound is the tighter one of two at the same value).
+pub fn intersect<T>(
+    a: KeyRange<T>,
+    b: KeyRange<T>,
+    compare: fn(&T, &T) -> Ordering,
+) -> KeyRange<T> {
+    (
+        tighter(a.0, b.0, compare, Ordering::Greater),
+        tighter(a.1, b.1, compare, Ordering::Less),
+    )
+}
+
+/// Of two bounds on one side of a range, the one that keeps fewer values: the one whose
+/// value compares as `inner` to the other's (`Greater` for starts, `Less` for ends).
+fn tighter<T>(
+    a: Bound<T>,
+    b: Bound<T>,
+    compare: fn(&T, &T) -> Ordering,
+    inner: Ordering,
+) -> Bound<T> {
+    let ordering = match (&a, &b) {
+        (Bound::Unbounded, _) => return b,
+        (_, Bound::Unbounded) => return a,
+        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
+            compare(x, y)
+        }
+    };
+    if ordering == inner {
+        a
+    } else if ordering == Ordering::Equal {
+        if matches!(b, Bound::Excluded(_)) {
+            b
+        } else {
+            a
+        }
+    } else {
+        b
+    }
+}
+
 /// Compile-time probes the generated code uses to pick, per column type, how values are
 /// compared and coerced. Call as `(&&&Probe::<T>::NEW).compare_fn()` and
 /// `(&&Probe::<T>::NEW).coerce_fn()`: method lookup takes the most capable impl the type
@@ -411,5 +452,32 @@ mod tests {
         ));
         assert!(in_range(&5u64, &typed, u64::cmp));
         assert!(!in_range(&10u64, &typed, u64::cmp));
+    }
+
+    #[test]
+    fn intersections_keep_the_tighter_bounds() {
+        use Bound::*;
+        let both = |a: KeyRange<i32>, b: KeyRange<i32>| {
+            let ab = intersect(a, b, i32::cmp);
+            assert_eq!(ab, intersect(b, a, i32::cmp), "the order does not matter");
+            ab
+        };
+        assert_eq!(
+            both((Included(1), Unbounded), (Included(5), Unbounded)),
+            (Included(5), Unbounded)
+        );
+        assert_eq!(
+            both((Included(5), Included(9)), (Excluded(5), Excluded(9))),
+            (Excluded(5), Excluded(9))
+        );
+        assert_eq!(
+            both((Unbounded, Included(3)), (Included(7), Unbounded)),
+            (Included(7), Included(3)),
+            "disjoint ranges make an empty one"
+        );
+        assert_eq!(
+            both((Unbounded, Unbounded), (Unbounded, Unbounded)),
+            (Unbounded, Unbounded)
+        );
     }
 }
