@@ -59,7 +59,8 @@ pub mod prelude {
 pub mod __private {
     pub use rkyv;
     pub use worktable_actors::probe::{
-        CoerceExact, CoerceRelated, CompareByOrd, CompareByPartialOrd, NoCompare, Probe,
+        CoerceExact, CoerceRelated, CompareByOrd, CompareByTotalOrder, NoCompare, Probe, SameByEq,
+        SameByTotalOrder,
     };
     pub use worktable_actors::{
         AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
