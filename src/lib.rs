@@ -40,7 +40,8 @@
 pub use rkyv;
 pub use worktable_actors::{
     AutoIncrement, ColumnArg, Operation, OperationKind, Order, PrimaryKeyGenerator, SelectQuery,
-    Subscription, SubscriptionError, Table, TableConfig, TablePrimaryKey, WorkTableError,
+    Subscription, SubscriptionError, Table, TableConfig, TablePrimaryKey, TotalOrder,
+    WorkTableError,
 };
 pub use worktable_codegen::worktable;
 pub use worktable_pages::{DEFAULT_PAGE_SIZE, StorageStats};

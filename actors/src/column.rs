@@ -4,25 +4,16 @@
 //! # One order per column type
 //!
 //! A column is filtered, sorted and compared by one total order: `Ord` for the types
-//! that have it, and IEEE 754 `totalOrder` ([`f64::total_cmp`]) for `f32`, `f64` and
-//! `Option`s of them ([`TotalOrder`]). Under it, from first to last: negative NaNs,
-//! `-inf`, the negative numbers, `-0.0`, `+0.0`, the positive numbers, `+inf`, positive
-//! NaNs. So `-0.0 < +0.0`: the range `0.0..=0.0` does not hold `-0.0`. A NaN lies in a
-//! range only where the order puts it: `100.0..=200.0` holds no NaN, `0.0..` holds the
-//! positive NaNs, and a NaN bound matches exactly the NaNs of its bit pattern
-//! (`f64::NAN..=f64::NAN` holds the rows holding `f64::NAN`, and no other value). Types
-//! with only a partial order (`PartialOrd` without `Ord`, other than the floats) have no
-//! order here: filtering or sorting by them is
+//! that have it, and [`TotalOrder`] for `f32`, `f64` and `Option`s of them. Types with
+//! only a partial order (`PartialOrd` without `Ord`, other than the floats) have no order
+//! here: filtering or sorting by them is
 //! [`ColumnNotOrdered`](WorkTableError::ColumnNotOrdered), because a sort by a
 //! comparison that is not total gives no defined result.
 //!
 //! # Coercions are exact
 //!
-//! A query value of another type than the column's is accepted when it stands for
-//! exactly one value of the column's type: an integer of any width that fits, an integer
-//! that a float type holds exactly (`16_777_217` is no `f32`), a float of the other width
-//! that converts without rounding (bit for bit, through the round trip). Anything else is
-//! [`ColumnType`](WorkTableError::ColumnType).
+//! See [`coerce`]: a query value of another type than the column's must stand for
+//! exactly one value of the column's type.
 
 use std::any::{Any, type_name};
 use std::cmp::Ordering;
@@ -268,9 +259,23 @@ fn tighter<T>(
     }
 }
 
-/// The total order of the float types (and `Option`s of them): IEEE 754 `totalOrder`,
-/// as [`f64::total_cmp`] gives it. See the [module docs](self) for where NaNs and
-/// zeros sort.
+/// The order by which queries filter, sort and compare the float types (and `Option`s
+/// of them, `None` first): IEEE 754 `totalOrder`, as [`f64::total_cmp`] gives it.
+///
+/// From first to last: the negative NaNs, `-inf`, the negative numbers, `-0.0`, `+0.0`,
+/// the positive numbers, `+inf`, the positive NaNs (NaNs of one sign ordered by their
+/// payload bits). So:
+///
+/// * `-0.0 < +0.0`: the range `0.0..=0.0` does not hold `-0.0`, `-0.0..=0.0` does.
+/// * A NaN lies in a range only where the order puts it: `100.0..=200.0` and
+///   `f64::NEG_INFINITY..=f64::INFINITY` hold no NaN, `0.0..` holds the positive NaNs,
+///   `..` holds them all.
+/// * A NaN bound stands for its bit pattern: `f64::NAN..=f64::NAN` (or `where_eq` with
+///   `f64::NAN`) matches exactly the rows holding a NaN with those bits, and no number.
+/// * `order_by` sorts every value, NaNs included: ascending, `-NaN` first and `+NaN`
+///   last.
+/// * Queries that find rows `by` a float column (a `delete` query scanning it) find the
+///   rows holding a value the order finds equal: the same bits.
 pub trait TotalOrder {
     /// Compares `self` with `other` by the total order.
     fn total_order(&self, other: &Self) -> Ordering;
@@ -400,11 +405,18 @@ pub mod probe {
 }
 
 /// Coercions of query values into column types.
+///
+/// A query value of another type than the column's is accepted when it stands for
+/// exactly one value of the column's type: an integer of any width that fits, an integer
+/// that a float type holds exactly (`16_777_217` is no `f32`), a float of the other width
+/// that converts without rounding (bit for bit, through the round trip: `0.1f64` is no
+/// `f32`), `&'static str` for `String`, `T` for `Option<T>`. Anything else is
+/// [`ColumnType`](crate::WorkTableError::ColumnType).
 pub mod coerce {
     use std::any::Any;
 
     /// A column type that accepts query values of related types, when they stand for
-    /// exactly one value of it (see the [module docs](super)).
+    /// exactly one value of it (see the [module docs](self)).
     pub trait Related: Sized + Clone + 'static {
         /// `value` as `Self`, when it is `Self` or a related type that fits.
         fn from_any(value: &dyn Any) -> Option<Self>;

@@ -52,8 +52,8 @@ mod store;
 
 pub use autoincrement::{AutoIncrement, CounterInt};
 pub use column::{
-    AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, coerce, in_range,
-    probe,
+    AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, TotalOrder, coerce,
+    in_range, probe,
 };
 pub use config::TableConfig;
 pub use edit::{RowCondition, RowEdit, SharedRowEdit};

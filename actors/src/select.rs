@@ -52,7 +52,7 @@ impl<C: TableColumn> ColumnArg<C> for String {
 ///
 /// Values are compared by one total order per column type: `Ord`, or for floats IEEE
 /// 754 `totalOrder` (NaNs sort last when positive and first when negative, and
-/// `-0.0 < +0.0`; see [`TotalOrder`](crate::column::TotalOrder)). Without `order_by`,
+/// `-0.0 < +0.0`; see [`TotalOrder`](crate::TotalOrder)). Without `order_by`,
 /// rows come in primary-key order; rows that tie on every
 /// `order_by` column also keep primary-key order. A filter on an indexed column (the
 /// primary key or a secondary index) reads only the matching entries of that index
