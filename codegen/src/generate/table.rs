@@ -133,10 +133,15 @@ fn config(config: Config) -> TokenStream {
         let shards = Literal::usize_unsuffixed(usize::from(shards));
         quote!(shards: ::core::option::Option::Some(#shards),)
     });
+    let feed_capacity = config.feed_capacity.map(|capacity| {
+        let capacity = Literal::u32_unsuffixed(capacity);
+        quote!(feed_capacity: #capacity,)
+    });
     quote! {
         ::worktable::__private::TableConfig {
             #page_size
             #shards
+            #feed_capacity
             ..::worktable::__private::TableConfig::default()
         }
     }
