@@ -23,7 +23,7 @@
 //! # async fn main() -> Result<(), WorkTableError> {
 //! let table = TestWorkTable::default();
 //! let id = table
-//!     .insert(TestRow { id: table.get_next_pk().into(), test: 1, another: None, exchange: "x".into() })
+//!     .insert(TestRow { id: table.get_next_pk()?.into(), test: 1, another: None, exchange: "x".into() })
 //!     .await?;
 //! assert_eq!(table.select(id).map(|row| row.test), Some(1));
 //! assert_eq!(table.select_by_test(1).map(|row| row.id), Some(0));
@@ -67,7 +67,7 @@ pub mod __private {
         AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
         PrimaryKeyGenerator, RowAt, RowChange, RowCondition, RowEdit, SecondaryIndexes,
         SelectQuery, SharedRowEdit, Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema,
-        group_unique_conflict,
+        group_unique_conflict, next_key,
     };
     pub use worktable_pages::Link;
     pub use worktable_pages::index::{NonUniqueIndex, PrimaryIndex, UniqueIndex};

@@ -50,7 +50,7 @@ mod select;
 mod shard;
 mod store;
 
-pub use autoincrement::{AutoIncrement, CounterInt};
+pub use autoincrement::{AutoIncrement, CounterInt, next_key};
 pub use column::{
     AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, TotalOrder, coerce,
     in_range, probe,
