@@ -66,8 +66,8 @@ pub mod __private {
     pub use worktable_actors::{
         AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
         PrimaryKeyGenerator, RowAt, RowChange, RowCondition, RowEdit, SecondaryIndexes,
-        SelectQuery, SharedRowEdit, Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema,
-        group_unique_conflict, next_key,
+        SelectQuery, SharedRowEdit, StorableColumn, Table, TableColumn, TableConfig,
+        TablePrimaryKey, TableSchema, group_unique_conflict, next_key,
     };
     pub use worktable_pages::Link;
     pub use worktable_pages::index::{NonUniqueIndex, PrimaryIndex, UniqueIndex};

@@ -48,6 +48,7 @@ mod pump;
 mod schema;
 mod select;
 mod shard;
+mod storable;
 mod store;
 
 pub use autoincrement::{AutoIncrement, CounterInt, next_key};
@@ -65,4 +66,5 @@ pub use schema::{
     TablePrimaryKey, TableSchema, group_unique_conflict,
 };
 pub use select::{ColumnArg, Order, SelectQuery};
+pub use storable::StorableColumn;
 pub use worktable_persistence::{Operation, OperationKind};

@@ -175,6 +175,19 @@ fn columns() {
         quote!(id: u64 primary_key, foo_bar: u8, fooBar: u8),
         "would both be `FooBar`",
     );
+    t(
+        quote!(id: u64 primary_key, label: &'static str),
+        "column `label` cannot be stored: a row owns its values, and this is a reference; \
+         store an owned type: `String` for `&str`",
+    );
+    t(
+        quote!(id: u64 primary_key, tags: Vec<&'static str> optional),
+        "column `tags` cannot be stored",
+    );
+    t(
+        quote!(id: u64 primary_key, f: Box<dyn Fn()>),
+        "a trait object or `impl Trait` has no single stored form",
+    );
 }
 
 #[test]
