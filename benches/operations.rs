@@ -138,7 +138,11 @@ fn writes(c: &mut Criterion) {
         group.sample_size(20);
         group.bench_function("insert", |b| {
             b.iter_custom(|iters| {
-                let base = table.get_next_pk().0 + 10 * rows;
+                let base = table
+                    .get_next_pk()
+                    .expect("u64 keys are far from exhausted")
+                    .0
+                    + 10 * rows;
                 timed(&rt, &table, iters, move |t, i| async move {
                     t.insert(row(base + i)).await.expect("fresh key");
                 })
@@ -146,7 +150,11 @@ fn writes(c: &mut Criterion) {
         });
         group.bench_function("insert_many_1000", |b| {
             b.iter_custom(|iters| {
-                let base = table.get_next_pk().0 + 10 * rows;
+                let base = table
+                    .get_next_pk()
+                    .expect("u64 keys are far from exhausted")
+                    .0
+                    + 10 * rows;
                 let elapsed = timed(&rt, &table, iters, move |t, i| async move {
                     let batch = (0..1_000).map(|k| row(base + i * 1_000 + k)).collect();
                     t.insert_many(batch).await.expect("fresh keys");

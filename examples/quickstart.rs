@@ -39,7 +39,7 @@ async fn main() -> Result<(), WorkTableError> {
                 for i in 0..250i64 {
                     let n = task * 250 + i;
                     let row = TestRow {
-                        id: table.get_next_pk().into(),
+                        id: table.get_next_pk()?.into(),
                         test: n,
                         another: (n % 2 == 0).then_some(n as u64 * 10),
                         exchange: EXCHANGES[n as usize % 3].to_string(),
@@ -93,7 +93,7 @@ async fn main() -> Result<(), WorkTableError> {
     );
 
     let clash = TestRow {
-        id: table.get_next_pk().into(),
+        id: table.get_next_pk()?.into(),
         test: 7,
         another: None,
         exchange: "x".into(),

@@ -23,7 +23,7 @@
 //! # async fn main() -> Result<(), WorkTableError> {
 //! let table = TestWorkTable::default();
 //! let id = table
-//!     .insert(TestRow { id: table.get_next_pk().into(), test: 1, another: None, exchange: "x".into() })
+//!     .insert(TestRow { id: table.get_next_pk()?.into(), test: 1, another: None, exchange: "x".into() })
 //!     .await?;
 //! assert_eq!(table.select(id).map(|row| row.test), Some(1));
 //! assert_eq!(table.select_by_test(1).map(|row| row.id), Some(0));
@@ -40,7 +40,8 @@
 pub use rkyv;
 pub use worktable_actors::{
     AutoIncrement, ColumnArg, Operation, OperationKind, Order, PrimaryKeyGenerator, SelectQuery,
-    Subscription, SubscriptionError, Table, TableConfig, TablePrimaryKey, WorkTableError,
+    Subscription, SubscriptionError, Table, TableConfig, TablePrimaryKey, TotalOrder,
+    WorkTableError,
 };
 pub use worktable_codegen::worktable;
 pub use worktable_pages::{DEFAULT_PAGE_SIZE, StorageStats};
@@ -59,13 +60,14 @@ pub mod prelude {
 pub mod __private {
     pub use rkyv;
     pub use worktable_actors::probe::{
-        CoerceExact, CoerceRelated, CompareByOrd, CompareByPartialOrd, NoCompare, Probe,
+        CoerceExact, CoerceRelated, CompareByOrd, CompareByTotalOrder, NoCompare, Probe, SameByEq,
+        SameByTotalOrder,
     };
     pub use worktable_actors::{
         AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
         PrimaryKeyGenerator, RowAt, RowChange, RowCondition, RowEdit, SecondaryIndexes,
-        SelectQuery, SharedRowEdit, Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema,
-        group_unique_conflict,
+        SelectQuery, SharedRowEdit, StorableColumn, Table, TableColumn, TableConfig,
+        TablePrimaryKey, TableSchema, group_unique_conflict, next_key,
     };
     pub use worktable_pages::Link;
     pub use worktable_pages::index::{NonUniqueIndex, PrimaryIndex, UniqueIndex};

@@ -1,9 +1,13 @@
 //! `subscribe()` sees every committed operation exactly once, in sequence order, with no
-//! gaps, and nothing for refused writes; the feed ends when the table shuts down.
+//! gaps, and nothing for refused writes; the feed ends when the table shuts down. A
+//! subscriber that falls behind its `feed_capacity` (set in the declaration) is told
+//! which operations it missed as soon as it has received the ones before them, without
+//! waiting for another write, and before `Closed`.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::*;
 use worktable::prelude::*;
@@ -89,4 +93,71 @@ async fn a_subscription_starts_at_the_next_commit() {
     let op = late.recv().await.expect("row 2's insert");
     assert_eq!((op.seq, u64::from(op.pk)), (2, 2));
     assert!(late.try_recv().is_none());
+}
+
+mod small_feed {
+    use worktable::prelude::*;
+
+    worktable!(
+        name: Small,
+        columns: { id: u64 primary_key, v: u64 },
+        config: { feed_capacity: 2 },
+    );
+}
+
+use small_feed::*;
+
+/// The next item of `feed`, or a panic if none comes: a missing report must fail the
+/// test, not hang it.
+async fn next(feed: &Subscription<SmallPrimaryKey, SmallRow>) -> Result<u64, SubscriptionError> {
+    tokio::time::timeout(Duration::from_secs(10), feed.recv())
+        .await
+        .expect("the subscription answers without another write")
+        .map(|op| op.seq)
+}
+
+#[tokio::test]
+async fn the_declared_feed_capacity_is_the_buffer_size() {
+    let table = SmallWorkTable::default();
+    assert_eq!(table.table().config().feed_capacity, 2);
+    assert_eq!(
+        TestWorkTable::default().table().config().feed_capacity,
+        TableConfig::default().feed_capacity
+    );
+}
+
+#[tokio::test]
+async fn a_lag_is_reported_in_place_without_another_write_and_before_closed() {
+    let table = SmallWorkTable::default();
+    let feed = table.subscribe();
+    for id in 1..=5 {
+        table
+            .insert(SmallRow { id, v: id })
+            .await
+            .expect("fresh row");
+    }
+    assert_eq!(feed.len(), 2, "1 and 2 are buffered, 3..=5 missed");
+    assert_eq!(next(&feed).await, Ok(1));
+    assert_eq!(next(&feed).await, Ok(2));
+    assert_eq!(
+        next(&feed).await,
+        Err(SubscriptionError::Lagged { first: 3, last: 5 }),
+        "reported with no write after the gap"
+    );
+    assert!(feed.try_recv().is_none());
+    for id in 6..=9 {
+        table
+            .insert(SmallRow { id, v: id })
+            .await
+            .expect("fresh row");
+    }
+    table.shutdown().await.expect("clean shutdown");
+    assert_eq!(next(&feed).await, Ok(6));
+    assert_eq!(next(&feed).await, Ok(7));
+    assert_eq!(
+        next(&feed).await,
+        Err(SubscriptionError::Lagged { first: 8, last: 9 }),
+        "a gap at the end is reported before the feed closes"
+    );
+    assert_eq!(next(&feed).await, Err(SubscriptionError::Closed));
 }

@@ -21,7 +21,10 @@ async fn exactly_one_winner_per_unique_value() {
                 // Every task tries every value, starting at a different place.
                 for step in 0..VALUES {
                     let value = (step + task as i64 * 31) % VALUES;
-                    let id = table.get_next_pk().into();
+                    let id = table
+                        .get_next_pk()
+                        .expect("u64 keys are far from exhausted")
+                        .into();
                     match table.insert(row(id, value)).await {
                         Ok(pk) => won.push((value, u64::from(pk))),
                         Err(WorkTableError::AlreadyExists { index: "test_idx" }) => {}

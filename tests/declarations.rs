@@ -32,7 +32,7 @@ pub mod contract {
     async fn macro_expansion_passes_the_hand_expansion_test() {
         let table = TestWorkTable::default();
         for i in 0..100i64 {
-            let id = table.get_next_pk();
+            let id = table.get_next_pk().expect("a key is left");
             table
                 .insert(TestRow {
                     id: id.into(),
@@ -118,28 +118,28 @@ pub mod autoincrement {
         let size = SizeKeyWorkTable::default();
         let path = PathKeyWorkTable::default();
         for v in 0..3u8 {
-            let id: u8 = small.get_next_pk().into();
+            let id: u8 = small.get_next_pk().expect("a key is left").into();
             assert_eq!(id, v);
             small
                 .insert(SmallKeyRow { id, v })
                 .await
                 .expect("insert u8");
-            let id: i32 = signed.get_next_pk().into();
+            let id: i32 = signed.get_next_pk().expect("a key is left").into();
             assert_eq!(id, i32::from(v));
             signed
                 .insert(SignedKeyRow { id, v })
                 .await
                 .expect("insert i32");
-            let id: u128 = wide.get_next_pk().into();
+            let id: u128 = wide.get_next_pk().expect("a key is left").into();
             assert_eq!(id, u128::from(v));
             wide.insert(WideKeyRow { id, v })
                 .await
                 .expect("insert u128");
-            let id: usize = size.get_next_pk().into();
+            let id: usize = size.get_next_pk().expect("a key is left").into();
             size.insert(SizeKeyRow { id, v })
                 .await
                 .expect("insert usize");
-            let id: u16 = path.get_next_pk().into();
+            let id: u16 = path.get_next_pk().expect("a key is left").into();
             path.insert(PathKeyRow { id, v }).await.expect("insert u16");
         }
         assert_eq!(small.select(2u8).map(|row| row.v), Some(2));
@@ -150,30 +150,49 @@ pub mod autoincrement {
     }
 
     #[tokio::test]
-    async fn explicit_keys_move_the_counter_and_u8_saturates() {
+    async fn explicit_keys_move_the_counter_and_u8_keys_run_out() {
         let small = SmallKeyWorkTable::default();
         small
             .insert(SmallKeyRow { id: 254, v: 0 })
             .await
             .expect("explicit key");
-        assert_eq!(u8::from(small.get_next_pk()), 255);
-        assert_eq!(u8::from(small.get_next_pk()), 255, "u8 keys saturate");
+        let last = small.get_next_pk().expect("255 is left");
+        assert_eq!(u8::from(last.clone()), 255);
+        assert_eq!(
+            small.get_next_pk(),
+            Err(WorkTableError::KeysExhausted { key_type: "u8" }),
+            "255 is never handed out twice"
+        );
         small
-            .insert(SmallKeyRow { id: 255, v: 0 })
+            .insert(SmallKeyRow {
+                id: last.into(),
+                v: 0,
+            })
             .await
             .expect("last key");
-        let again = small
-            .insert(SmallKeyRow {
-                id: small.get_next_pk().into(),
-                v: 1,
-            })
-            .await;
+    }
+
+    /// The 257th key of a `u8` table is refused by the generator, naming the type,
+    /// instead of a duplicate key that an insert reports as `AlreadyExists` (and an
+    /// upsert would silently write over).
+    #[tokio::test]
+    async fn the_257th_u8_key_is_refused_as_exhausted() {
+        let small = SmallKeyWorkTable::default();
+        for v in 0..=u8::MAX {
+            let id = small.get_next_pk().expect("a key is left");
+            small
+                .insert(SmallKeyRow { id: id.into(), v })
+                .await
+                .expect("a fresh key");
+        }
+        assert_eq!(small.count(), 256);
+        let refused = small.get_next_pk();
         assert_eq!(
-            again,
-            Err(WorkTableError::AlreadyExists {
-                index: "primary_key"
-            })
+            refused,
+            Err(WorkTableError::KeysExhausted { key_type: "u8" })
         );
+        let message = refused.expect_err("exhausted").to_string();
+        assert!(message.contains("`u8`"), "{message}");
     }
 }
 
@@ -216,9 +235,9 @@ pub mod custom {
     #[tokio::test]
     async fn the_users_generator_makes_the_keys() {
         let table = TestWorkTable::default();
-        let first = table.get_next_pk();
+        let first = table.get_next_pk().expect("custom keys never run out");
         assert_eq!(first, TestPrimaryKey(CustomId(0)));
-        let second = table.get_next_pk();
+        let second = table.get_next_pk().expect("custom keys never run out");
         table
             .insert(TestRow {
                 id: first.into(),
@@ -612,7 +631,7 @@ pub mod sections {
         assert_eq!(config.feed_capacity, TableConfig::default().feed_capacity);
         let id = table
             .insert(ConfiguredRow {
-                id: table.get_next_pk().into(),
+                id: table.get_next_pk().expect("a key is left").into(),
                 v: 1,
             })
             .await;
@@ -631,7 +650,7 @@ pub mod sections {
     async fn a_table_with_queries_works_like_one_without() {
         let table = SeedWorkTable::default();
         let row = SeedRow {
-            id: table.get_next_pk().into(),
+            id: table.get_next_pk().expect("a key is left").into(),
             test: 1,
             another: Some(2),
             exchange: "x".into(),
@@ -866,7 +885,7 @@ async fn a_table_declared_inside_a_function() {
     let table = LocalWorkTable::default();
     let pk = table
         .insert(LocalRow {
-            id: table.get_next_pk().into(),
+            id: table.get_next_pk().expect("a key is left").into(),
             v: 4,
         })
         .await

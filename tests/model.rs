@@ -1,7 +1,8 @@
 //! Model-based test: random sequences of every write (insert, upsert, update, delete,
 //! every declared query, in-place updates) against a `BTreeMap` model, checked after
 //! every step through every read path: `select`, each `select_by_*`, `select_all` with
-//! random ranges, orders, offsets and limits, and `count`.
+//! random ranges (several on one column among them: a row must lie in all), orders,
+//! offsets and limits, and `count`.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -27,6 +28,8 @@ enum Op {
     AnotherByTest(Option<u64>, i64),
     AnotherById(Option<u64>, u64),
     TestAndExchangeById(i64, String, u64),
+    TestByExchange(i64, String),
+    ExchangeByExchange(String, String),
     DeleteByAnother(Option<u64>),
     DeleteByExchange(String),
     DeleteByTest(i64),
@@ -60,7 +63,8 @@ impl Filter {
 
 #[derive(Debug, Clone)]
 struct Query {
-    filter: Option<Filter>,
+    /// Combined with AND; two or more on one column are common.
+    filters: Vec<Filter>,
     order: Vec<(usize, bool)>,
     offset: usize,
     limit: usize,
@@ -96,6 +100,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (another(), 0..TESTS).prop_map(|(a, t)| Op::AnotherByTest(a, t)),
         1 => (another(), 0..IDS).prop_map(|(a, id)| Op::AnotherById(a, id)),
         2 => (0..TESTS, exchange(), 0..IDS).prop_map(|(t, e, id)| Op::TestAndExchangeById(t, e, id)),
+        1 => (0..TESTS, exchange()).prop_map(|(t, e)| Op::TestByExchange(t, e)),
+        1 => (exchange(), exchange()).prop_map(|(new, e)| Op::ExchangeByExchange(new, e)),
         1 => another().prop_map(Op::DeleteByAnother),
         1 => exchange().prop_map(Op::DeleteByExchange),
         1 => (0..TESTS).prop_map(Op::DeleteByTest),
@@ -113,27 +119,59 @@ fn bound<T: std::fmt::Debug + Clone + 'static>(
     ]
 }
 
-fn filter() -> impl Strategy<Value = Filter> {
+/// A range on column `column` (an index into [`COLUMNS`]).
+fn filter_on(column: usize) -> BoxedStrategy<Filter> {
     let exchange =
         || prop::sample::select(vec!["", "a", "b", "bb", "c", "d"]).prop_map(String::from);
-    prop_oneof![
-        (bound(0..IDS + 2), bound(0..IDS + 2)).prop_map(|(s, e)| Filter::Id(s, e)),
-        (bound(-2..TESTS + 2), bound(-2..TESTS + 2)).prop_map(|(s, e)| Filter::Test(s, e)),
-        (bound(another()), bound(another())).prop_map(|(s, e)| Filter::Another(s, e)),
-        (bound(exchange()), bound(exchange())).prop_map(|(s, e)| Filter::Exchange(s, e)),
-        (bound(0u64..12), bound(0u64..12)).prop_map(|(s, e)| Filter::Counter(s, e)),
-    ]
+    match column {
+        0 => (bound(0..IDS + 2), bound(0..IDS + 2))
+            .prop_map(|(s, e)| Filter::Id(s, e))
+            .boxed(),
+        1 => (bound(-2..TESTS + 2), bound(-2..TESTS + 2))
+            .prop_map(|(s, e)| Filter::Test(s, e))
+            .boxed(),
+        2 => (bound(another()), bound(another()))
+            .prop_map(|(s, e)| Filter::Another(s, e))
+            .boxed(),
+        3 => (bound(exchange()), bound(exchange()))
+            .prop_map(|(s, e)| Filter::Exchange(s, e))
+            .boxed(),
+        _ => (bound(0u64..12), bound(0u64..12))
+            .prop_map(|(s, e)| Filter::Counter(s, e))
+            .boxed(),
+    }
+}
+
+/// Filters and orders: any mix, or (as often) two or three ranges on one column that
+/// is also the first sort key, the case where the planner walks that column's index.
+fn filters_and_order() -> impl Strategy<Value = (Vec<Filter>, Vec<(usize, bool)>)> {
+    let order = || prop::collection::vec((0usize..COLUMNS.len(), any::<bool>()), 0..3);
+    let mixed = (
+        prop::collection::vec((0usize..COLUMNS.len()).prop_flat_map(filter_on), 0..4),
+        order(),
+    );
+    let one_column = (0usize..COLUMNS.len()).prop_flat_map(move |column| {
+        (
+            prop::collection::vec(filter_on(column), 2..4),
+            any::<bool>(),
+            order(),
+        )
+            .prop_map(move |(filters, desc, mut order)| {
+                order.insert(0, (column, desc));
+                (filters, order)
+            })
+    });
+    prop_oneof![mixed, one_column]
 }
 
 fn query() -> impl Strategy<Value = Query> {
     (
-        prop::option::of(filter()),
-        prop::collection::vec((0usize..5, any::<bool>()), 0..3),
+        filters_and_order(),
         0usize..10,
         prop_oneof![Just(usize::MAX), 0usize..12],
     )
-        .prop_map(|(filter, order, offset, limit)| Query {
-            filter,
+        .prop_map(|((filters, order), offset, limit)| Query {
+            filters,
             order,
             offset,
             limit,
@@ -216,6 +254,29 @@ fn apply(model: &mut Model, op: &Op) -> Result<(), WorkTableError> {
             row.test = test;
             row.exchange = exchange;
         }
+        Op::TestByExchange(test, exchange) => {
+            // All or nothing: rows that take `test` (the matching rows not holding it
+            // yet) conflict with each other and with any other row holding it.
+            let takers: Vec<u64> = model
+                .values()
+                .filter(|r| r.exchange == exchange && r.test != test)
+                .map(|r| r.id)
+                .collect();
+            let kept_elsewhere = model
+                .values()
+                .any(|r| r.test == test && !takers.contains(&r.id));
+            if !takers.is_empty() && (takers.len() > 1 || kept_elsewhere) {
+                return Err(TEST_IDX);
+            }
+            for id in takers {
+                model.get_mut(&id).ok_or(WorkTableError::NotFound)?.test = test;
+            }
+        }
+        Op::ExchangeByExchange(new, exchange) => {
+            for row in model.values_mut().filter(|r| r.exchange == exchange) {
+                row.exchange.clone_from(&new);
+            }
+        }
         Op::DeleteByAnother(another) => model.retain(|_, r| r.another != another),
         Op::DeleteByExchange(exchange) => model.retain(|_, r| r.exchange != exchange),
         Op::DeleteByTest(test) => {
@@ -254,6 +315,15 @@ async fn run(table: &TestWorkTable, op: &Op) -> Result<(), WorkTableError> {
             let query = TestAndExchangeByIdQuery { test, exchange };
             table.update_test_and_exchange_by_id(query, id).await
         }
+        Op::TestByExchange(test, exchange) => {
+            table
+                .update_test_by_exchange(TestByExchangeQuery { test }, exchange)
+                .await
+        }
+        Op::ExchangeByExchange(new, exchange) => {
+            let query = ExchangeByExchangeQuery { exchange: new };
+            table.update_exchange_by_exchange(query, exchange).await
+        }
         Op::DeleteByAnother(another) => table.delete_by_another(another).await,
         Op::DeleteByExchange(exchange) => table.delete_by_exchange(exchange).await,
         Op::DeleteByTest(test) => table.delete_by_test(test).await,
@@ -268,7 +338,7 @@ async fn run(table: &TestWorkTable, op: &Op) -> Result<(), WorkTableError> {
 fn expected_query(model: &Model, query: &Query) -> Vec<TestRow> {
     let mut rows: Vec<TestRow> = model
         .values()
-        .filter(|row| query.filter.as_ref().is_none_or(|filter| filter.keeps(row)))
+        .filter(|row| query.filters.iter().all(|filter| filter.keeps(row)))
         .cloned()
         .collect();
     rows.sort_by(|a, b| {
@@ -290,14 +360,15 @@ fn expected_query(model: &Model, query: &Query) -> Vec<TestRow> {
 
 fn run_query(table: &TestWorkTable, query: &Query) -> Vec<TestRow> {
     let mut select = table.select_all();
-    select = match query.filter.clone() {
-        None => select,
-        Some(Filter::Id(s, e)) => select.where_by((s, e), "id"),
-        Some(Filter::Test(s, e)) => select.where_by((s, e), TestColumn::Test),
-        Some(Filter::Another(s, e)) => select.where_by((s, e), "another"),
-        Some(Filter::Exchange(s, e)) => select.where_by((s, e), TestColumn::Exchange),
-        Some(Filter::Counter(s, e)) => select.where_by((s, e), "counter"),
-    };
+    for filter in query.filters.clone() {
+        select = match filter {
+            Filter::Id(s, e) => select.where_by((s, e), "id"),
+            Filter::Test(s, e) => select.where_by((s, e), TestColumn::Test),
+            Filter::Another(s, e) => select.where_by((s, e), "another"),
+            Filter::Exchange(s, e) => select.where_by((s, e), TestColumn::Exchange),
+            Filter::Counter(s, e) => select.where_by((s, e), "counter"),
+        };
+    }
     for (column, desc) in &query.order {
         select = select.order_by(
             if *desc { Order::Desc } else { Order::Asc },

@@ -157,3 +157,70 @@ async fn bad_queries_are_errors() {
         "a negative bound is no u64"
     );
 }
+
+/// Rows 0..10 with `test == id`: `id` is the primary key, `test` a unique index.
+async fn ten() -> TestWorkTable {
+    let table = TestWorkTable::default();
+    for id in 0..10u64 {
+        table.insert(row(id, id as i64)).await.expect("fresh row");
+    }
+    table
+}
+
+#[tokio::test]
+async fn several_ranges_on_one_column_keep_the_values_in_all_of_them() {
+    let table = ten().await;
+    // The page of an ordered walk must be read over both ranges, whichever comes first.
+    let by_key = table
+        .select_all()
+        .where_by(1u64.., "id")
+        .where_by(5u64.., "id")
+        .order_by(Order::Asc, "id")
+        .limit(2)
+        .execute()
+        .expect("query");
+    assert_eq!(ids(&by_key), [5, 6]);
+    let by_unique = table
+        .select_all()
+        .where_by(1.., "test")
+        .where_by(5.., "test")
+        .order_by(Order::Asc, "test")
+        .limit(2)
+        .execute()
+        .expect("query");
+    assert_eq!(ids(&by_unique), [5, 6]);
+    let swapped = table
+        .select_all()
+        .where_by(5.., "test")
+        .where_by(1.., "test")
+        .order_by(Order::Asc, "test")
+        .limit(2)
+        .execute()
+        .expect("query");
+    assert_eq!(ids(&swapped), [5, 6]);
+    let downwards = table
+        .select_all()
+        .where_by(..=8, TestColumn::Test)
+        .where_by(..5, TestColumn::Test)
+        .where_by(1.., TestColumn::Test)
+        .order_by(Order::Desc, TestColumn::Test)
+        .limit(3)
+        .execute()
+        .expect("query");
+    assert_eq!(ids(&downwards), [4, 3, 2]);
+    let unordered = table
+        .select_all()
+        .where_by(..7u64, "id")
+        .where_by(3u64..=9, "id")
+        .execute()
+        .expect("query");
+    assert_eq!(ids(&unordered), [3, 4, 5, 6]);
+    let disjoint = table
+        .select_all()
+        .where_by(..3, "test")
+        .where_by(6.., "test")
+        .order_by(Order::Asc, "test")
+        .execute()
+        .expect("query");
+    assert!(disjoint.is_empty());
+}

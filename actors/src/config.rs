@@ -12,7 +12,9 @@ pub struct TableConfig {
     /// (at most 1024).
     pub shards: Option<usize>,
     /// How many committed operations each change-feed subscription buffers before it
-    /// starts missing operations (it is then told it lagged).
+    /// starts missing operations (it is then told it lagged); 65 536 by default, set with
+    /// `config: { feed_capacity: N }` in the declaration (checked there to be at least
+    /// 1). A value of 0 given here directly counts as 1.
     pub feed_capacity: usize,
 }
 

@@ -71,6 +71,16 @@ pub enum WorkTableError {
     /// A row could not be encoded or read back.
     #[error("row storage failed: {0}")]
     Storage(String),
+    /// The `autoincrement` generator has handed out (or passed) every key of the key's
+    /// integer type, so it has no new key; it never hands out a key twice.
+    #[error(
+        "every `{key_type}` key has been handed out: the autoincrement generator is exhausted; \
+         declare a wider key type"
+    )]
+    KeysExhausted {
+        /// The key's integer type, e.g. `u8`.
+        key_type: &'static str,
+    },
 }
 
 impl From<PageError> for WorkTableError {

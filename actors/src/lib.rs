@@ -53,12 +53,13 @@ mod reply;
 mod schema;
 mod select;
 mod shard;
+mod storable;
 mod store;
 
-pub use autoincrement::{AutoIncrement, CounterInt};
+pub use autoincrement::{AutoIncrement, CounterInt, next_key};
 pub use column::{
-    AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, coerce, in_range,
-    probe,
+    AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, TotalOrder, coerce,
+    in_range, probe,
 };
 pub use config::TableConfig;
 pub use edit::{RowCondition, RowEdit, SharedRowEdit};
@@ -70,4 +71,5 @@ pub use schema::{
     TablePrimaryKey, TableSchema, group_unique_conflict,
 };
 pub use select::{ColumnArg, Order, SelectQuery};
+pub use storable::StorableColumn;
 pub use worktable_persistence::{Operation, OperationKind};

@@ -138,6 +138,14 @@ pub trait TableColumn: Copy + Debug + Send + Sync + 'static {
 pub trait PrimaryKeyGenerator<Pk>: Send + Sync {
     /// The next key.
     fn next(&self) -> Pk;
+
+    /// The next key, or why there is none (for instance
+    /// [`KeysExhausted`](crate::WorkTableError::KeysExhausted)). The generated
+    /// `get_next_pk()` calls this. By default it is `Ok(self.next())`: a generator that
+    /// can run out overrides it.
+    fn try_next(&self) -> Result<Pk, crate::WorkTableError> {
+        Ok(self.next())
+    }
 }
 
 /// Names the generator of a primary key type. The macro implements it for

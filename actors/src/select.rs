@@ -6,9 +6,9 @@
 use std::cmp::Ordering;
 use std::ops::{Bound, RangeBounds};
 
-use worktable_pages::index::IndexKey;
+use worktable_pages::index::{IndexKey, KeyRange};
 
-use crate::column::{ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, in_range};
+use crate::column::{ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, in_range, intersect};
 use crate::schema::TableColumn;
 use crate::{Table, TableSchema, WorkTableError};
 
@@ -46,10 +46,14 @@ impl<C: TableColumn> ColumnArg<C> for String {
     }
 }
 
-/// A query over a table's rows: filters by ranges of column values (combined with AND),
-/// sorts by one or more columns, then skips `offset` rows and keeps `limit`.
+/// A query over a table's rows: filters by ranges of column values (combined with AND,
+/// so several ranges on one column keep the values in all of them), sorts by one or more
+/// columns, then skips `offset` rows and keeps `limit`.
 ///
-/// Without `order_by`, rows come in primary-key order; rows that tie on every
+/// Values are compared by one total order per column type: `Ord`, or for floats IEEE
+/// 754 `totalOrder` (NaNs sort last when positive and first when negative, and
+/// `-0.0 < +0.0`; see [`TotalOrder`](crate::TotalOrder)). Without `order_by`,
+/// rows come in primary-key order; rows that tie on every
 /// `order_by` column also keep primary-key order. A filter on an indexed column (the
 /// primary key or a secondary index) reads only the matching entries of that index
 /// instead of scanning the table. Mistakes (an unknown column, a range of the wrong
@@ -142,13 +146,14 @@ impl<'t, S: TableSchema> SelectQuery<'t, S> {
         }
         let primary = self.table.primary_index();
         let indexes = self.table.indexes();
-        let mut plans = Vec::with_capacity(self.filters.len());
-        for (column, range) in &self.filters {
+        let filtered = self.filters_by_column();
+        let mut plans = Vec::with_capacity(filtered.len());
+        for (column, ranges) in &filtered {
             plans.push(S::visit_column(
                 *column,
                 primary,
                 indexes,
-                FilterPlanner { range },
+                FilterPlanner { ranges },
             )?);
         }
         let comparators = self
@@ -166,7 +171,7 @@ impl<'t, S: TableSchema> SelectQuery<'t, S> {
 
         // A filter on another indexed column usually selects fewer rows than walking the
         // order column would read, so it keeps its index scan.
-        let other_index_scan = self.filters.iter().zip(&plans).any(|((column, _), plan)| {
+        let other_index_scan = filtered.iter().zip(&plans).any(|((column, _), plan)| {
             plan.scan.is_some()
                 && self
                     .order
@@ -205,19 +210,35 @@ impl<'t, S: TableSchema> SelectQuery<'t, S> {
             .collect())
     }
 
-    /// The first `order_by` column's index walked in the requested order, over the range
-    /// of the first filter on that column, when the column has an index.
+    /// The filters grouped by column, each column once, in the order of its first filter.
+    fn filters_by_column(&self) -> Vec<(S::Column, Vec<&ErasedRange>)> {
+        let mut grouped: Vec<(S::Column, Vec<&ErasedRange>)> = Vec::new();
+        for (column, range) in &self.filters {
+            match grouped.iter_mut().find(|(c, _)| c.name() == column.name()) {
+                Some((_, ranges)) => ranges.push(range),
+                None => grouped.push((*column, vec![range])),
+            }
+        }
+        grouped
+    }
+
+    /// The first `order_by` column's index walked in the requested order, over the
+    /// intersection of the filters on that column, when the column has an index.
     fn ordered_walk(&self) -> Result<Option<OrderedWalk<'t, S::Pk>>, WorkTableError> {
         let Some(&(order, column)) = self.order.first() else {
             return Ok(None);
         };
-        let range = self
+        let ranges: Vec<&ErasedRange> = self
             .filters
             .iter()
-            .find(|(filtered, _)| filtered.name() == column.name())
-            .map(|(_, range)| range);
+            .filter(|(filtered, _)| filtered.name() == column.name())
+            .map(|(_, range)| range)
+            .collect();
         let table = self.table;
-        let planner = WalkPlanner { order, range };
+        let planner = WalkPlanner {
+            order,
+            ranges: &ranges,
+        };
         S::visit_column(column, table.primary_index(), table.indexes(), planner)
     }
 
@@ -292,7 +313,8 @@ struct OrderedWalk<'i, Pk> {
 
 struct WalkPlanner<'r> {
     order: Order,
-    range: Option<&'r ErasedRange>,
+    /// The filters on the walked column; none walks the whole index.
+    ranges: &'r [&'r ErasedRange],
 }
 
 impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for WalkPlanner<'_> {
@@ -306,10 +328,7 @@ impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for WalkPlanner<
         if !index.exists() {
             return Ok(None);
         }
-        let range = match self.range {
-            Some(range) => range.typed(column.name, column.coerce)?,
-            None => (Bound::Unbounded, Bound::Unbounded),
-        };
+        let range = combined_range(&column, self.ranges)?;
         let reverse = self.order == Order::Desc;
         let unique = index.is_unique();
         let keys = move |limit| index.keys_in(range, reverse, limit).unwrap_or_default();
@@ -332,7 +351,8 @@ struct FilterPlan<'i, Row, Pk> {
 }
 
 struct FilterPlanner<'r> {
-    range: &'r ErasedRange,
+    /// Every filter on the column: a row must lie in all of them.
+    ranges: &'r [&'r ErasedRange],
 }
 
 impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for FilterPlanner<'_> {
@@ -346,7 +366,7 @@ impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for FilterPlanne
         let compare = column
             .compare
             .ok_or(WorkTableError::ColumnNotOrdered(column.name))?;
-        let range = self.range.typed(column.name, column.coerce)?;
+        let range = combined_range(&column, self.ranges)?;
         let scan = if index.exists() {
             let range = range.clone();
             Some(
@@ -362,6 +382,22 @@ impl<'i, Row: 'static, Pk: IndexKey> ColumnVisitor<'i, Row, Pk> for FilterPlanne
             scan,
         })
     }
+}
+
+/// The values lying in every one of `ranges`, in the column's type; unbounded when there
+/// is none.
+fn combined_range<Row, T: Clone + 'static>(
+    column: &ColumnDef<Row, T>,
+    ranges: &[&ErasedRange],
+) -> Result<KeyRange<T>, WorkTableError> {
+    let compare = column
+        .compare
+        .ok_or(WorkTableError::ColumnNotOrdered(column.name))?;
+    let mut combined = (Bound::Unbounded, Bound::Unbounded);
+    for range in ranges {
+        combined = intersect(combined, range.typed(column.name, column.coerce)?, compare);
+    }
+    Ok(combined)
 }
 
 struct ComparatorBuilder {

@@ -136,6 +136,8 @@ pub struct Config {
     pub page_size: Option<u32>,
     /// `shards`, checked to be in 1..=1024.
     pub shards: Option<u16>,
+    /// `feed_capacity`, checked to be at least 1.
+    pub feed_capacity: Option<u32>,
 }
 
 impl Table {

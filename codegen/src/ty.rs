@@ -31,6 +31,50 @@ pub fn is_string(ty: &Type) -> bool {
     is_named(ty, &["std", "alloc"], "string", "String")
 }
 
+/// Why a row could never hold a value of `ty`, with the part of `ty` at fault: a
+/// borrowed, unsized or opaque type, here or inside a tuple, array or generic argument.
+/// Other types that rkyv cannot store (a type of the user's without its derives) are
+/// found by the compiler, through the generated `StorableColumn` bound.
+pub fn not_storable(ty: &Type) -> Option<(&Type, &'static str)> {
+    let reason = match ty {
+        Type::Reference(_) => {
+            "a row owns its values, and this is a reference; store an owned type: `String` \
+             for `&str`, `Vec<T>` for `&[T]`, `T` or `Box<T>` for `&T`"
+        }
+        Type::Ptr(_) => "a raw pointer cannot be stored; store the value it points to",
+        Type::Slice(_) => "a slice is unsized; store a `Vec<T>` instead",
+        Type::TraitObject(_) | Type::ImplTrait(_) => {
+            "a trait object or `impl Trait` has no single stored form; store a concrete \
+             type (e.g. an enum of the possible values)"
+        }
+        Type::BareFn(_) => "a function pointer cannot be stored",
+        Type::Never(_) | Type::Infer(_) => "write the column's concrete type",
+        Type::Paren(inner) => return not_storable(&inner.elem),
+        Type::Group(inner) => return not_storable(&inner.elem),
+        Type::Array(array) => return not_storable(&array.elem),
+        Type::Tuple(tuple) => return tuple.elems.iter().find_map(not_storable),
+        Type::Path(_) if is_named(ty, &["std", "core"], "primitive", "str") => {
+            "`str` is unsized; store a `String` instead"
+        }
+        Type::Path(path) => {
+            let arguments =
+                path.path
+                    .segments
+                    .iter()
+                    .filter_map(|segment| match &segment.arguments {
+                        PathArguments::AngleBracketed(args) => Some(&args.args),
+                        _ => None,
+                    });
+            return arguments.flatten().find_map(|argument| match argument {
+                GenericArgument::Type(inner) => not_storable(inner),
+                _ => None,
+            });
+        }
+        _ => return None,
+    };
+    Some((ty, reason))
+}
+
 /// `T` when `ty` is `Option<T>` (or `std::option::Option<T>`).
 pub fn option_inner(ty: &Type) -> Option<&Type> {
     let path = type_path(ty)?;
@@ -118,6 +162,38 @@ mod tests {
         )));
         assert!(!is_float_or_optional_float(&ty("Vec<f64>")));
         assert!(!is_float_or_optional_float(&ty("u64")));
+    }
+
+    #[test]
+    fn borrowed_and_unsized_types_cannot_be_stored() {
+        for (source, at_fault) in [
+            ("&'static str", "& 'static str"),
+            ("Option<&'static [u8]>", "& 'static [u8]"),
+            ("(u8, &'static str)", "& 'static str"),
+            ("[&'static str; 2]", "& 'static str"),
+            ("Vec<Box<str>>", "str"),
+            ("*const u8", "* const u8"),
+            ("Box<dyn Fn()>", "dyn Fn ()"),
+            ("fn(u8) -> u8", "fn (u8) -> u8"),
+            ("std::primitive::str", "std :: primitive :: str"),
+        ] {
+            let ty = ty(source);
+            let (part, _) = not_storable(&ty).unwrap_or_else(|| panic!("{source} is refused"));
+            assert_eq!(quote::quote!(#part).to_string(), at_fault, "{source}");
+        }
+        for source in [
+            "u64",
+            "String",
+            "Option<Vec<u8>>",
+            "(u8, String)",
+            "[u8; 4]",
+            "my::Str",
+        ] {
+            assert!(
+                not_storable(&ty(source)).is_none(),
+                "{source} may be storable"
+            );
+        }
     }
 
     #[test]

@@ -66,6 +66,12 @@ pub fn check(cx: &Ctxt, key: &Ident, columns: &Braced<ColumnDecl>) -> Option<Che
                 ),
             );
         }
+        if let Some((part, reason)) = ty::not_storable(&decl.ty) {
+            cx.error_spanned_by(
+                part,
+                format!("column `{plain_name}` cannot be stored: {reason}"),
+            );
+        }
         let column_flags = check_flags(cx, decl);
         checked.push(Column {
             // `variant_name` returns a valid identifier, so `Ident::new` cannot panic.

@@ -10,7 +10,7 @@ use crate::ctxt::Ctxt;
 use crate::model::Config;
 
 /// The keys `config` accepts.
-const KEYS: [&str; 2] = ["page_size", "shards"];
+const KEYS: [&str; 3] = ["page_size", "shards", "feed_capacity"];
 /// Page sizes are multiples of the row alignment (`worktable_pages::ROW_ALIGN`).
 const PAGE_ALIGN: i128 = 16;
 /// The smallest page size (`worktable_pages::MIN_PAGE_SIZE`).
@@ -19,6 +19,9 @@ const MIN_PAGE_SIZE: i128 = 256;
 const MAX_PAGE_SIZE: i128 = 1 << 30;
 /// The most shards a table may run (`TableConfig::shard_count`).
 const MAX_SHARDS: i128 = 1024;
+/// The largest change-feed buffer, in operations: `u32::MAX`, so the value is a `usize`
+/// on every target.
+const MAX_FEED_CAPACITY: i128 = u32::MAX as i128;
 
 /// Checks the `config` entries.
 pub fn check(cx: &Ctxt, entries: &Braced<ConfigEntry>) -> Config {
@@ -33,6 +36,7 @@ pub fn check(cx: &Ctxt, entries: &Braced<ConfigEntry>) -> Config {
         match key.as_str() {
             "page_size" => config.page_size = page_size(cx, &entry.value),
             "shards" => config.shards = shards(cx, &entry.value),
+            "feed_capacity" => config.feed_capacity = feed_capacity(cx, &entry.value),
             _ => {
                 cx.error_spanned_by(
                     &entry.key,
@@ -84,6 +88,22 @@ fn shards(cx: &Ctxt, value: &Expr) -> Option<u16> {
         return None;
     }
     u16::try_from(shards).ok()
+}
+
+/// A checked `feed_capacity`, or `None` after reporting why not.
+fn feed_capacity(cx: &Ctxt, value: &Expr) -> Option<u32> {
+    let (capacity, written) = integer(cx, value, "feed_capacity", "feed_capacity: 1024")?;
+    if !(1..=MAX_FEED_CAPACITY).contains(&capacity) {
+        cx.error_spanned_by(
+            value,
+            format!(
+                "`feed_capacity` is how many operations each subscription buffers, so it \
+                 must be between 1 and {MAX_FEED_CAPACITY}, not {written}"
+            ),
+        );
+        return None;
+    }
+    u32::try_from(capacity).ok()
 }
 
 /// The value of an integer literal (possibly negated) and its digits as written, or

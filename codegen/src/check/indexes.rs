@@ -47,9 +47,10 @@ pub fn check(
             cx.error_spanned_by(
                 &decl.column,
                 format!(
-                    "column `{column_name}` holds floats, which have no total order (no `Ord`), \
-                     and an index needs one; remove this index, or store the value as an \
-                     integer (e.g. in fixed point) or in a wrapper type that implements `Ord`"
+                    "column `{column_name}` holds floats, which are not `Ord`, and an index \
+                     needs `Ord`; remove this index (queries still filter and sort the column, \
+                     by the floats' total order), or store the value as an integer (e.g. in \
+                     fixed point) or in a wrapper type that implements `Ord`"
                 ),
             );
             continue;

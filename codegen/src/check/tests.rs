@@ -44,7 +44,7 @@ fn the_contract_declaration_builds_its_model() {
             delete: { ByAnother() by another, ByTest() by test },
             in_place: { TestById(test) by id },
         },
-        config: { page_size: 16384, shards: 2 },
+        config: { page_size: 16384, shards: 2, feed_capacity: 8 },
         persist: false
     })
     .expect("valid");
@@ -64,6 +64,7 @@ fn the_contract_declaration_builds_its_model() {
     assert_eq!(table.queries[0].by.index, 3);
     assert_eq!(table.config.page_size, Some(16384));
     assert_eq!(table.config.shards, Some(2));
+    assert_eq!(table.config.feed_capacity, Some(8));
 }
 
 #[test]
@@ -174,6 +175,19 @@ fn columns() {
         quote!(id: u64 primary_key, foo_bar: u8, fooBar: u8),
         "would both be `FooBar`",
     );
+    t(
+        quote!(id: u64 primary_key, label: &'static str),
+        "column `label` cannot be stored: a row owns its values, and this is a reference; \
+         store an owned type: `String` for `&str`",
+    );
+    t(
+        quote!(id: u64 primary_key, tags: Vec<&'static str> optional),
+        "column `tags` cannot be stored",
+    );
+    t(
+        quote!(id: u64 primary_key, f: Box<dyn Fn()>),
+        "a trait object or `impl Trait` has no single stored form",
+    );
 }
 
 #[test]
@@ -234,7 +248,7 @@ fn config() {
     };
     t(
         quote!(pages: 1),
-        "unknown config key `pages`; expected `page_size` or `shards`",
+        "unknown config key `pages`; expected `page_size`, `shards` or `feed_capacity`",
     );
     t(
         quote!(page_size: 4096, page_size: 4096),
@@ -267,10 +281,22 @@ fn config() {
     );
     t(quote!(shards: -1), "not -1");
     t(quote!(shards: 1025), "not 1025");
+    t(
+        quote!(feed_capacity: 0),
+        "`feed_capacity` is how many operations each subscription buffers, so it must be \
+         between 1 and 4294967295, not 0",
+    );
+    t(quote!(feed_capacity: 4294967296), "not 4294967296");
+    t(
+        quote!(feed_capacity: 1 << 10),
+        "`feed_capacity` must be an integer literal",
+    );
     for ok in [
         quote!(page_size: 256),
         quote!(page_size: 1073741824),
         quote!(shards: 1024),
+        quote!(feed_capacity: 1),
+        quote!(feed_capacity: 4294967295),
     ] {
         check(quote!(name: T, columns: { id: u64 primary_key }, config: { #ok })).expect("valid");
     }

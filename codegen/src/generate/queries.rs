@@ -333,15 +333,24 @@ impl<'a> QueryCx<'a> {
         }
     }
 
-    /// `let condition = …;`: the row holds `by` in the `by` column, checked by the
-    /// runtime on the row's current version.
+    /// `let same = …; let condition = …;`: whether two values of the `by` column are the
+    /// same (`==`, or for floats their total order, as filters see them: a NaN is itself,
+    /// `-0.0` is not `0.0`), and whether a row holds `by`, checked by the runtime on the
+    /// row's current version.
     fn condition(&self) -> TokenStream {
         let Names { row, .. } = self.names;
         let field = &self.by.name;
+        let ty = self.by.value_ty();
+        // The reference count selects the probe impl by autoref; keep it exact.
         quote! {
+            let same: fn(&#ty, &#ty) -> bool = {
+                #[allow(unused_imports)]
+                use ::worktable::__private::{Probe, SameByEq as _, SameByTotalOrder as _};
+                (&&Probe::<#ty>::NEW).same_fn()
+            };
             let condition: ::worktable::__private::RowCondition<#row> = {
                 let by = ::core::clone::Clone::clone(&by);
-                ::std::sync::Arc::new(move |row: &#row| row.#field == by)
+                ::std::sync::Arc::new(move |row: &#row| same(&row.#field, &by))
             };
         }
     }
@@ -361,8 +370,9 @@ impl<'a> QueryCx<'a> {
                     format!("found through the index `{}`", index.plain_name),
                 )
             }
-            // Compared with `==` rather than a `where_eq` filter, which needs an ordered
-            // column type; every column type has `PartialEq` (the row derives it).
+            // Compared with `same` (see `condition`, which defines it) rather than a
+            // `where_eq` filter, which needs an ordered column type; every column type has
+            // `PartialEq` (the row derives it).
             _ => (
                 quote! {
                     |table| {
@@ -371,7 +381,7 @@ impl<'a> QueryCx<'a> {
                                 .select_all()
                                 .execute()?
                                 .iter()
-                                .filter(|row| row.#field == by)
+                                .filter(|row| same(&row.#field, &by))
                                 .map(<#schema as ::worktable::__private::TableSchema>::primary_key)
                                 .collect(),
                         )

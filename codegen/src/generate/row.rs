@@ -2,7 +2,8 @@
 //! `autoincrement` key, its generator.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::{Names, doc};
 use crate::model::{Generator, Table};
@@ -16,6 +17,21 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         let doc = doc(format!("The `{}` column.", column.plain_name));
         quote!(#doc pub #name: #ty)
     });
+    // Each column type is required storable at its own tokens, in a bound that rustc
+    // checks before the row's rkyv derives, so a type without the derives is blamed at the
+    // column, with what to add, ahead of rkyv's own errors.
+    let storable = table.columns.iter().map(|column| {
+        let ty = column.value_ty();
+        // The bound's own tokens sit at the type's last token, so the error spans the type.
+        let end = column
+            .ty
+            .to_token_stream()
+            .into_iter()
+            .last()
+            .map_or_else(|| column.ty.span(), |token| token.span());
+        let bound = quote_spanned!(end=> : ::worktable::__private::StorableColumn,);
+        quote!(#ty #bound)
+    });
     let row_doc = doc(format!("One row of the `{plain}` table."));
     let pk_doc = doc(format!("The primary key of the `{plain}` table."));
     let key_ty = key_type(table);
@@ -28,6 +44,11 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         Generator::Custom { .. } | Generator::None => quote!(),
     };
     quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn storable() where #(#storable)* {}
+        };
+
         #row_doc
         #[derive(
             ::core::clone::Clone,

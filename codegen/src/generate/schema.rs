@@ -140,7 +140,7 @@ fn visit_column(table: &Table, names: &Names) -> TokenStream {
         ) -> V::Output {
             #[allow(unused_imports)]
             use ::worktable::__private::{
-                CoerceExact as _, CoerceRelated as _, CompareByOrd as _, CompareByPartialOrd as _,
+                CoerceExact as _, CoerceRelated as _, CompareByOrd as _, CompareByTotalOrder as _,
                 NoCompare as _, Probe,
             };
             use ::worktable::__private::{ColumnDef, ColumnIndex};

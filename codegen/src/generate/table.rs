@@ -24,9 +24,12 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
     let config = config(table.config);
     let get_next_pk = match table.primary_key.generator {
         Generator::AutoIncrement | Generator::Custom { .. } => quote! {
-            /// A fresh primary key from the table's generator.
-            pub fn get_next_pk(&self) -> #pk {
-                self.0.next_pk()
+            /// A fresh primary key from the table's generator, never handed out before.
+            /// An `autoincrement` key fails with `KeysExhausted` once every value of its
+            /// integer type has been handed out (or passed by an explicitly inserted
+            /// key); a `custom` generator fails as its `try_next` does.
+            pub fn get_next_pk(&self) -> ::core::result::Result<#pk, ::worktable::WorkTableError> {
+                ::worktable::__private::next_key(&self.0)
             }
         },
         Generator::None => quote!(),
@@ -133,10 +136,15 @@ fn config(config: Config) -> TokenStream {
         let shards = Literal::usize_unsuffixed(usize::from(shards));
         quote!(shards: ::core::option::Option::Some(#shards),)
     });
+    let feed_capacity = config.feed_capacity.map(|capacity| {
+        let capacity = Literal::u32_unsuffixed(capacity);
+        quote!(feed_capacity: #capacity,)
+    });
     quote! {
         ::worktable::__private::TableConfig {
             #page_size
             #shards
+            #feed_capacity
             ..::worktable::__private::TableConfig::default()
         }
     }

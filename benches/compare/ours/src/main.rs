@@ -32,7 +32,10 @@ use workload::*;
 
 fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
     BenchRow {
-        id: table.get_next_pk().into(),
+        id: table
+            .get_next_pk()
+            .expect("u64 keys are far from exhausted")
+            .into(),
         val: val_of(i),
         name: names[(i % NAMES) as usize].clone(),
         amount: amount_of(i),
