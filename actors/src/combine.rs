@@ -111,17 +111,47 @@ impl<H: Handler> Combiner<H> {
         }
     }
 
-    /// Queues `msg` and runs the actor if it is idle. Hands `msg` back when the actor has
-    /// stopped taking messages.
+    /// Runs the actor on this thread with `msg` if it is idle, or queues `msg` for the
+    /// thread that runs it. Hands `msg` back when the actor has stopped taking messages.
     pub(crate) fn submit(&self, msg: H::Msg) -> Result<(), H::Msg> {
+        let Some(mut running) = self.state.try_lock() else {
+            self.enqueue(msg)?;
+            self.drive();
+            return Ok(());
+        };
         {
             let mut inbox = self.inbox.lock();
             if inbox.closed {
                 return Err(msg);
             }
-            inbox.queue.push_back(msg);
+            if !inbox.queue.is_empty() {
+                // Others came first: `msg` takes its turn behind them.
+                inbox.queue.push_back(msg);
+                drop(inbox);
+                let ran = self.run(&mut running, BATCH);
+                drop(running);
+                if !self.after_run(ran) {
+                    self.drive();
+                }
+                return Ok(());
+            }
         }
-        self.drive();
+        // Idle and nothing queued: handle `msg` straight away.
+        running.batch.push_back(msg);
+        self.handle_batch(&mut running);
+        drop(running);
+        if !self.after_run(Ran::Idle) {
+            self.drive();
+        }
+        Ok(())
+    }
+
+    fn enqueue(&self, msg: H::Msg) -> Result<(), H::Msg> {
+        let mut inbox = self.inbox.lock();
+        if inbox.closed {
+            return Err(msg);
+        }
+        inbox.queue.push_back(msg);
         Ok(())
     }
 
@@ -134,14 +164,22 @@ impl<H: Handler> Combiner<H> {
             };
             let ran = self.run(&mut running, BATCH);
             drop(running);
-            let inbox = self.inbox.lock();
-            if inbox.queue.is_empty() {
-                return;
-            }
-            if matches!(ran, Ran::Exhausted) && inbox.queue.iter().any(H::nudge) {
+            if self.after_run(ran) {
                 return;
             }
         }
+    }
+
+    /// After a run, with the state released: whether the actor can be left as it is. It
+    /// can when nothing is queued, or when the run used up its batch and a queued
+    /// caller was nudged to take over; otherwise the caller must drive it again, since
+    /// whoever queued while it ran may have found it busy and left.
+    fn after_run(&self, ran: Ran) -> bool {
+        let inbox = self.inbox.lock();
+        if inbox.queue.is_empty() {
+            return true;
+        }
+        matches!(ran, Ran::Exhausted) && inbox.queue.iter().any(H::nudge)
     }
 
     /// Waits until no other thread runs the actor, then handles everything queued.
@@ -178,21 +216,30 @@ impl<H: Handler> Combiner<H> {
                 }
             }
             handled += running.batch.len();
-            let Running { handler, batch, .. } = &mut *running;
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.handle(batch))) {
-                running.poisoned = true;
-                self.fail(panic_message(panic.as_ref()));
-                running.batch.clear();
-                // A second panic here would only lose what is being dropped anyway.
-                let _ = catch_unwind(AssertUnwindSafe(|| running.handler.abandon()));
+            if !self.handle_batch(running) {
                 return Ran::Idle;
             }
-            running.batch.clear();
             if handled >= limit {
                 return Ran::Exhausted;
             }
         }
         Ran::Idle
+    }
+
+    /// Handles what `running.batch` holds; `false` when a handler panicked, which fails
+    /// the actor.
+    fn handle_batch(&self, running: &mut Running<H>) -> bool {
+        let Running { handler, batch, .. } = &mut *running;
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler.handle(batch)));
+        running.batch.clear();
+        let Err(panic) = outcome else {
+            return true;
+        };
+        running.poisoned = true;
+        self.fail(panic_message(panic.as_ref()));
+        // A second panic here would only lose what is being dropped anyway.
+        let _ = catch_unwind(AssertUnwindSafe(|| running.handler.abandon()));
+        false
     }
 
     /// Records the failure, closes the inbox and drops every queued message.
