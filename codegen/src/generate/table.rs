@@ -107,7 +107,8 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             pub fn subscribe(&self) -> ::worktable::Subscription<#pk, #row> {
                 self.0.subscribe()
             }
-            /// Stops taking writes, lets accepted writes finish and stops the table's actors.
+            /// Stops taking writes, lets accepted writes finish and ends the change feed; when it
+            /// returns nothing runs any more.
             pub async fn shutdown(&self) -> ::core::result::Result<(), ::worktable::WorkTableError> {
                 self.0.shutdown().await
             }
