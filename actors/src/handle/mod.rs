@@ -433,18 +433,26 @@ impl<S: TableSchema> Table<S> {
     /// microseconds, sooner than a task could be parked and woken. Runs the actors now
     /// and then, in case the runner has left. `None` when no answer came in time.
     fn spin_for<T>(&self, outcome: &Outcome<T>) -> Option<Result<T, Abandoned>> {
-        for round in 0..SPIN_ROUNDS {
+        if let Some(answer) = outcome.try_take() {
+            return Some(answer);
+        }
+        let start = std::time::Instant::now();
+        let mut round = 0u32;
+        loop {
             if let Some(answer) = outcome.try_take() {
                 return Some(answer);
             }
-            if round % 8 == 7 {
+            if start.elapsed() >= SPIN_BUDGET {
+                return None;
+            }
+            round += 1;
+            if round % 8 == 0 {
                 self.drive_all();
             }
-            for _ in 0..1u32 << round.min(6) {
+            for _ in 0..1u32 << round.min(4) {
                 std::hint::spin_loop();
             }
         }
-        outcome.try_take()
     }
 
     /// Runs every actor that has messages and no runner.
@@ -485,8 +493,11 @@ impl<S: TableSchema> Table<S> {
     }
 }
 
-/// Rounds of [`Table::spin_for`], each spinning up to 64 times: a few microseconds.
-const SPIN_ROUNDS: u32 = 40;
+/// How long [`Table::spin_for`] waits before the task parks. Measured with 64 tasks
+/// inserting on a 2-worker runtime (200,000 rows, 2 cores, 2 runs each): parking at once
+/// gave 0.31-0.38 M inserts/s, spinning 0.5 us 0.32-0.36, 1.5 us 0.39-0.40, 3 us
+/// 0.49-0.51 and 10 us 0.46.
+const SPIN_BUDGET: std::time::Duration = std::time::Duration::from_micros(3);
 
 impl<S: TableSchema> Inner<S> {
     /// Closes every actor to new messages and handles what each holds: the shards first,
