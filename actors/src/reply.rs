@@ -7,6 +7,7 @@
 //! the nudge flag when it comes to park, and runs instead.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
@@ -14,12 +15,15 @@ use parking_lot::Mutex;
 /// The sending half: answers once, or is dropped (the caller then learns it was
 /// abandoned).
 pub(crate) struct Reply<T> {
-    slot: Arc<Mutex<State<T>>>,
+    /// `None` once answered, so dropping an answered reply takes no lock.
+    slot: Option<Arc<Mutex<State<T>>>>,
 }
 
 /// The receiving half, polled by the caller.
 pub(crate) struct Outcome<T> {
     slot: Arc<Mutex<State<T>>>,
+    /// Set once the answer (or its absence) was taken, so dropping takes no lock.
+    settled: AtomicBool,
 }
 
 enum State<T> {
@@ -59,16 +63,22 @@ pub(crate) fn channel<T>() -> (Reply<T>, Outcome<T>) {
     }));
     (
         Reply {
-            slot: Arc::clone(&slot),
+            slot: Some(Arc::clone(&slot)),
         },
-        Outcome { slot },
+        Outcome {
+            slot,
+            settled: AtomicBool::new(false),
+        },
     )
 }
 
 impl<T> Reply<T> {
     /// Answers; hands the value back when the caller has gone.
-    pub(crate) fn send(self, value: T) -> Result<(), T> {
-        let mut state = self.slot.lock();
+    pub(crate) fn send(mut self, value: T) -> Result<(), T> {
+        let Some(slot) = self.slot.take() else {
+            return Err(value);
+        };
+        let mut state = slot.lock();
         match &mut *state {
             State::Waiting { waker, .. } => {
                 let waker = waker.take();
@@ -86,7 +96,10 @@ impl<T> Reply<T> {
     /// Asks the waiting caller to run the actors itself. Returns whether a caller is
     /// there to do it.
     pub(crate) fn nudge(&self) -> bool {
-        let mut state = self.slot.lock();
+        let Some(slot) = &self.slot else {
+            return false;
+        };
+        let mut state = slot.lock();
         match &mut *state {
             State::Waiting { waker, nudged } => {
                 *nudged = true;
@@ -103,7 +116,10 @@ impl<T> Reply<T> {
 
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
-        let mut state = self.slot.lock();
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let mut state = slot.lock();
         if let State::Waiting { waker, .. } = &mut *state {
             let waker = waker.take();
             *state = State::Abandoned;
@@ -119,15 +135,16 @@ impl<T> Outcome<T> {
     /// The answer if it has come, without registering anything.
     pub(crate) fn try_take(&self) -> Option<Result<T, Abandoned>> {
         let mut state = self.slot.lock();
-        match std::mem::replace(&mut *state, State::Taken) {
-            State::Ready(value) => Some(Ok(value)),
-            State::Abandoned => Some(Err(Abandoned)),
-            State::Taken => Some(Err(Abandoned)),
-            waiting => {
+        let answer = match std::mem::replace(&mut *state, State::Taken) {
+            State::Ready(value) => Ok(value),
+            State::Abandoned | State::Taken | State::Cancelled => Err(Abandoned),
+            waiting @ State::Waiting { .. } => {
                 *state = waiting;
-                None
+                return None;
             }
-        }
+        };
+        self.settled.store(true, Ordering::Relaxed);
+        Some(answer)
     }
 
     /// Takes the answer, or reports a nudge, or registers `cx`'s waker.
@@ -144,10 +161,13 @@ impl<T> Outcome<T> {
                 }
                 Polled::Pending
             }
-            _ => match std::mem::replace(&mut *state, State::Taken) {
-                State::Ready(value) => Polled::Done(Ok(value)),
-                _ => Polled::Done(Err(Abandoned)),
-            },
+            _ => {
+                self.settled.store(true, Ordering::Relaxed);
+                match std::mem::replace(&mut *state, State::Taken) {
+                    State::Ready(value) => Polled::Done(Ok(value)),
+                    _ => Polled::Done(Err(Abandoned)),
+                }
+            }
         }
     }
 
@@ -172,6 +192,9 @@ impl<T> Outcome<T> {
 
 impl<T> Drop for Outcome<T> {
     fn drop(&mut self) {
+        if *self.settled.get_mut() {
+            return;
+        }
         let mut state = self.slot.lock();
         if let State::Waiting { .. } = &*state {
             *state = State::Cancelled;
