@@ -40,6 +40,15 @@ pub enum CrashMode {
         /// Seed of the choices.
         seed: u64,
     },
+    /// Power loss after out-of-order writeback: every unsynced append of a file is kept
+    /// whole, lost (zeros) or torn, independently, so a later append can survive an
+    /// earlier one; the file is as long as its last surviving byte, or its full length.
+    /// (Directory operations and files with an unsynced truncation keep a prefix, as in
+    /// `Torn`.)
+    Reordered {
+        /// Seed of the choices.
+        seed: u64,
+    },
 }
 
 /// The disk as it was at one moment; [`Self::image`] turns it into a crashed disk.
@@ -163,13 +172,13 @@ impl CrashSnapshot {
     /// The disk a machine would find after crashing at this snapshot's moment.
     pub fn image(&self, mode: CrashMode) -> MemoryStorage {
         let mut rng = Choices(match mode {
-            CrashMode::Torn { seed } => seed,
+            CrashMode::Torn { seed } | CrashMode::Reordered { seed } => seed,
             _ => 0,
         });
         let keep = |n: usize, rng: &mut Choices| match mode {
             CrashMode::LoseUnsynced => 0,
             CrashMode::KeepWritten => n,
-            CrashMode::Torn { .. } => rng.up_to(n),
+            CrashMode::Torn { .. } | CrashMode::Reordered { .. } => rng.up_to(n),
         };
         let src = &self.disk;
         let mut names = src.durable_names.clone();
@@ -191,6 +200,22 @@ impl CrashSnapshot {
         }
         let mut inodes = BTreeMap::new();
         for (id, inode) in &src.inodes {
+            let only_appends = inode
+                .pending
+                .iter()
+                .all(|op| matches!(op, FileOp::Append(_)));
+            if let (CrashMode::Reordered { .. }, true) = (mode, only_appends) {
+                let data = reordered(&inode.durable, &inode.pending, &mut rng);
+                inodes.insert(
+                    *id,
+                    Inode {
+                        durable: data.clone(),
+                        data,
+                        pending: Vec::new(),
+                    },
+                );
+                continue;
+            }
             let mut data = inode.durable.clone();
             let kept = keep(inode.pending.len(), &mut rng);
             for op in inode.pending.iter().take(kept) {
@@ -199,8 +224,10 @@ impl CrashSnapshot {
                     FileOp::Truncate(len) => data.truncate(*len),
                 }
             }
-            if let (CrashMode::Torn { .. }, Some(FileOp::Append(bytes))) =
-                (mode, inode.pending.get(kept))
+            if let (
+                CrashMode::Torn { .. } | CrashMode::Reordered { .. },
+                Some(FileOp::Append(bytes)),
+            ) = (mode, inode.pending.get(kept))
             {
                 let cut = rng.up_to(bytes.len());
                 data.extend_from_slice(bytes.get(..cut).unwrap_or_default());
@@ -233,6 +260,31 @@ impl CrashSnapshot {
             })),
         }
     }
+}
+
+/// A file after out-of-order writeback of its unsynced appends (see
+/// [`CrashMode::Reordered`]).
+fn reordered(durable: &[u8], appends: &[FileOp], rng: &mut Choices) -> Vec<u8> {
+    let mut data = durable.to_vec();
+    let mut surviving_end = data.len();
+    for op in appends {
+        let FileOp::Append(bytes) = op else { continue };
+        let start = data.len();
+        let kept = match rng.next() % 3 {
+            0 => bytes.len(),
+            1 => 0,
+            _ => rng.up_to(bytes.len()),
+        };
+        data.extend_from_slice(bytes.get(..kept).unwrap_or_default());
+        data.resize(start + bytes.len(), 0);
+        if kept > 0 {
+            surviving_end = start + kept;
+        }
+    }
+    if rng.next().is_multiple_of(2) {
+        data.truncate(surviving_end);
+    }
+    data
 }
 
 impl MemoryStorage {
