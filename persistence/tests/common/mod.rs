@@ -266,3 +266,95 @@ pub fn check_prefix(groups: &[Vec<Op>], got: &Recovered, acked: u64, appended: u
     assert_eq!(got.records, expected, "records after the checkpoint");
     assert_eq!(got.state(), state_at(groups, last), "state at {last}");
 }
+
+/// How many extra rounds the opt-in soak runs (`WORKTABLE_PERSIST_SOAK=N`, default 0).
+pub fn soak() -> u64 {
+    std::env::var("WORKTABLE_PERSIST_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Options that make a small workload roll segments over and write several blocks.
+pub fn small_options() -> Options {
+    Options::default()
+        .segment_size(400)
+        .checkpoint_block_size(64)
+}
+
+/// What a workload run got to before it stopped.
+#[derive(Debug)]
+pub struct Run {
+    /// The last sequence number a successful `sync` (or checkpoint) reported durable.
+    pub acked: u64,
+    /// The last sequence number passed to `append_group`, successfully or not.
+    pub attempted: u64,
+    /// The directory, if the open got that far.
+    pub dir: Option<Dir>,
+    /// The error that stopped it.
+    pub error: Option<PersistError>,
+}
+
+/// Opens, then appends `groups`, syncing after every second one, with a checkpoint
+/// after the 5th group and a fuzzy one (one group appended during the scan) after the
+/// 10th, and a final sync. Stops at the first error.
+pub fn run_workload(storage: MemoryStorage, groups: &[Vec<Op>], options: Options) -> Run {
+    let mut run = Run {
+        acked: 0,
+        attempted: 0,
+        dir: None,
+        error: None,
+    };
+    run.error = drive(&mut run, storage, groups, options).err();
+    run
+}
+
+fn drive(
+    run: &mut Run,
+    storage: MemoryStorage,
+    groups: &[Vec<Op>],
+    options: Options,
+) -> Result<(), PersistError> {
+    let (dir, _) = recover(storage, options)?;
+    let dir = run.dir.insert(dir);
+    let mut i = 0;
+    while i < groups.len() {
+        let g = &groups[i];
+        run.attempted = g.last().map_or(run.attempted, |op| op.seq);
+        dir.append_group(&refs(g))?;
+        if i % 2 == 1 {
+            run.acked = dir.sync()?;
+        }
+        if i == 4 || i == 9 {
+            let s = dir.last_seq();
+            let mut w = dir.begin_checkpoint(s)?;
+            let mut end = s;
+            if i == 9 && i + 1 < groups.len() {
+                i += 1;
+                let g = &groups[i];
+                run.attempted = g.last().map_or(run.attempted, |op| op.seq);
+                dir.append_group(&refs(g))?;
+                end = dir.last_seq();
+            }
+            for (pk, row) in state_at(groups, end) {
+                w.push(&pk, &row)?;
+            }
+            dir.finish_checkpoint(w, end)?;
+            run.acked = dir.durable_seq();
+        }
+        i += 1;
+    }
+    run.acked = dir.sync()?;
+    Ok(())
+}
+
+pub use worktable_persistence::{CrashMode, MemoryStorage};
+
+/// The crash modes every crash point is checked with: nothing unsynced kept, all of it
+/// kept, `seeds` seeded choices of torn prefixes and as many of out-of-order writeback.
+pub fn crash_modes(seeds: u64) -> Vec<CrashMode> {
+    let mut modes = vec![CrashMode::LoseUnsynced, CrashMode::KeepWritten];
+    modes.extend((0..seeds).map(|seed| CrashMode::Torn { seed }));
+    modes.extend((0..seeds).map(|seed| CrashMode::Reordered { seed }));
+    modes
+}
