@@ -167,6 +167,14 @@ pub enum Corruption {
         /// The sequence number found.
         found: u64,
     },
+    /// A closed segment ends elsewhere than where the next segment continues: frames at
+    /// its end were lost (or it holds more than the next segment expects).
+    SegmentEnd {
+        /// The last sequence number in the segment.
+        last_seq: u64,
+        /// The sequence number the next segment continues after.
+        next_base: u64,
+    },
     /// The log ends before the checkpoint's sequence number: synced frames were lost.
     LogBehindCheckpoint {
         /// The checkpoint's sequence number.
@@ -204,6 +212,13 @@ impl fmt::Display for Corruption {
             Self::SequenceGap { expected, found } => {
                 write!(f, "sequence {found} where {expected} was expected")
             }
+            Self::SegmentEnd {
+                last_seq,
+                next_base,
+            } => write!(
+                f,
+                "the segment ends at sequence {last_seq}, but the next one continues after {next_base}"
+            ),
             Self::LogBehindCheckpoint { checkpoint, log } => write!(
                 f,
                 "the log ends at sequence {log}, before the checkpoint's sequence {checkpoint}"

@@ -88,14 +88,19 @@ impl Manifest {
             return Err(bad(FILE_HEADER_LEN, Corruption::Truncated));
         };
         let body_at = FILE_HEADER_LEN + 8;
+        let expected = body_at as u64 + u64::from(body_len);
+        if expected != bytes.len() as u64 {
+            let found = bytes.len() as u64;
+            return Err(bad(
+                FILE_HEADER_LEN,
+                Corruption::WrongLength { expected, found },
+            ));
+        }
         let body = c
             .take(body_len as usize)
             .ok_or(bad(body_at, Corruption::Truncated))?;
-        if !c.is_empty() {
-            return Err(bad(body_at + body.len(), Corruption::TrailingBytes));
-        }
         if crc32c::crc32c(body) != crc {
-            return Err(bad(body_at, Corruption::BadChecksum));
+            return Err(bad(FILE_HEADER_LEN, Corruption::BadChecksum));
         }
         let malformed = |what| bad(body_at, Corruption::Malformed(what));
         let short = || malformed("body cut short");

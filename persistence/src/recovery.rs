@@ -234,7 +234,18 @@ impl Recovery {
                 self.stats.frames += 1;
                 continue;
             }
-            if self.segment_index + 1 < self.manifest.segments.len() {
+            if let Some(next) = self.manifest.segments.get(self.segment_index + 1) {
+                let last_seq = self.expected_seq - 1;
+                if seg.torn_at.is_none() && last_seq != next.base_seq {
+                    return Err(corrupt(
+                        &seg.name,
+                        seg.pos,
+                        Corruption::SegmentEnd {
+                            last_seq,
+                            next_base: next.base_seq,
+                        },
+                    ));
+                }
                 self.open_segment(self.segment_index + 1)?;
                 continue;
             }
