@@ -83,6 +83,12 @@ impl Manifest {
     pub(crate) fn decode(bytes: &[u8]) -> Result<Manifest, PersistError> {
         let header = FileHeader::decode(bytes, MAGIC_MANIFEST, MANIFEST)?;
         let bad = |offset: usize, reason| corrupt(MANIFEST, offset as u64, reason);
+        if header.b != 0 || header.c != 0 {
+            return Err(bad(
+                24,
+                Corruption::Malformed("unused header fields are not zero"),
+            ));
+        }
         let mut c = Cursor::new(bytes.get(FILE_HEADER_LEN..).unwrap_or_default());
         let (Some(body_len), Some(crc)) = (c.u32(), c.u32()) else {
             return Err(bad(FILE_HEADER_LEN, Corruption::Truncated));
