@@ -1,0 +1,119 @@
+//! Appending to the current log segment.
+
+use std::hash::{BuildHasher, Hasher};
+
+use crate::Record;
+use crate::error::PersistError;
+use crate::format::{FileHeader, MAGIC_SEGMENT, segment_name};
+use crate::frame;
+use crate::sticky::Sticky;
+use crate::storage::{Storage, StorageFile};
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub(crate) struct LogWriter {
+    file: Box<dyn StorageFile>,
+    pub name: String,
+    salt: u64,
+    /// The file's length.
+    pub len: u64,
+    /// The length covered by the last completed sync.
+    synced_len: u64,
+    /// The last sequence number appended.
+    pub last_seq: u64,
+    /// The last sequence number covered by a completed sync.
+    pub durable_seq: u64,
+    buf: Vec<u8>,
+}
+
+/// A per-segment random salt, mixed into every frame header's CRC so that bytes that
+/// merely look like a frame (say, a frame stored inside a row) are never taken for one.
+fn new_salt(number: u64) -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(number);
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+impl LogWriter {
+    /// Continues a recovered segment whose bytes up to `len` are durable.
+    pub(crate) fn resume(
+        file: Box<dyn StorageFile>,
+        number: u64,
+        salt: u64,
+        len: u64,
+        last_seq: u64,
+    ) -> LogWriter {
+        LogWriter {
+            file,
+            name: segment_name(number),
+            salt,
+            len,
+            synced_len: len,
+            last_seq,
+            durable_seq: last_seq,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Creates a new segment holding only its header, synced (the caller syncs the
+    /// directory and records the segment in the manifest before appending to it).
+    pub(crate) fn create(
+        storage: &dyn Storage,
+        sticky: &Sticky,
+        number: u64,
+        base_seq: u64,
+    ) -> Result<LogWriter, PersistError> {
+        let name = segment_name(number);
+        let salt = new_salt(number);
+        let mut file = sticky.io("create", &name, storage.create(&name))?;
+        let header = FileHeader {
+            magic: MAGIC_SEGMENT,
+            a: number,
+            b: base_seq,
+            c: salt,
+        }
+        .encode();
+        sticky.io("append", &name, file.append(&header))?;
+        sticky.io("sync", &name, file.sync())?;
+        Ok(LogWriter::resume(
+            file,
+            number,
+            salt,
+            header.len() as u64,
+            base_seq,
+        ))
+    }
+
+    /// Encodes a checked group (`body` from [`frame::body_len`]) and appends it with one
+    /// write.
+    pub(crate) fn append(
+        &mut self,
+        sticky: &Sticky,
+        records: &[Record<'_>],
+        body: usize,
+    ) -> Result<(), PersistError> {
+        frame::encode(&mut self.buf, self.salt, self.synced_len, records, body);
+        sticky.io("append", &self.name, self.file.append(&self.buf))?;
+        self.len += self.buf.len() as u64;
+        self.last_seq += records.len() as u64;
+        if self.buf.capacity() > 1 << 20 {
+            // Do not keep a buffer the size of one huge group around.
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Syncs the segment if anything was appended since the last sync.
+    pub(crate) fn sync(&mut self, sticky: &Sticky) -> Result<(), PersistError> {
+        if self.synced_len == self.len {
+            return Ok(());
+        }
+        sticky.io("sync", &self.name, self.file.sync())?;
+        self.synced_len = self.len;
+        self.durable_seq = self.last_seq;
+        Ok(())
+    }
+}
