@@ -11,7 +11,8 @@
 //! # Concurrency contract
 //!
 //! * **Pages.** A page has one writer at a time: the [`PageWriter`] of the shard that
-//!   created it. A writer writes only slots that no reader can reach: fresh space, or space of a
+//!   created it (a shard has at most one writer; [`PageWriter::new`] refuses a second).
+//!   A writer writes only slots that no reader can reach: fresh space, or space of a
 //!   version that was retired and whose readers are gone.
 //! * **Versions.** A published row version is immutable; an update writes a new version
 //!   elsewhere. A written version is an [`Unpublished`] token (owned, not `Copy`) until a

@@ -19,6 +19,9 @@ pub(crate) struct ShardQueue {
     slots: Mutex<Vec<Link>>,
     /// Set when `slots` may be non-empty, so the writer can skip the lock otherwise.
     pending: AtomicBool,
+    /// Set while a [`PageWriter`](crate::PageWriter) for this shard exists: a shard has
+    /// one writer at a time.
+    taken: AtomicBool,
 }
 
 impl ShardQueue {
@@ -26,6 +29,16 @@ impl ShardQueue {
     fn push(&self, link: Link) {
         self.slots.lock().push(link);
         self.pending.store(true, Ordering::Release);
+    }
+
+    /// Claims the shard for a new writer; `false` when it has one.
+    pub(crate) fn take_writer(&self) -> bool {
+        !self.taken.swap(true, Ordering::AcqRel)
+    }
+
+    /// Ends the claim of the writer that is being dropped.
+    pub(crate) fn release_writer(&self) {
+        self.taken.store(false, Ordering::Release);
     }
 }
 

@@ -70,7 +70,8 @@ impl<R: RowFormat, Pk: IndexKey, Ix: IndexSet<R, Pk>> RowStore<R, Pk, Ix> {
         self.id
     }
 
-    /// The writer of shard `shard`, or `None` when there is no such shard.
+    /// The writer of shard `shard`, or `None` when there is no such shard or it has a
+    /// writer already.
     pub fn page_writer(&self, shard: u16) -> Option<PageWriter<R>> {
         PageWriter::new(Arc::clone(&self.pages), shard)
     }
@@ -516,7 +517,9 @@ mod tests {
         );
         assert!(store.is_empty() && other.is_empty());
         assert_eq!(other_writer.free_bytes(), 0, "not yet collected");
+        assert!(store.page_writer(0).is_none(), "a shard has one writer");
         drop(writer);
+        assert!(store.page_writer(0).is_some(), "until it is dropped");
     }
 
     /// A shared unique index that every `Shared` set shows: the first store made claims

@@ -9,7 +9,8 @@ use crate::link::round_up;
 use crate::reclaim::{ShardQueue, Unpublished};
 use crate::{DataPages, Link, PageError, RowFormat};
 
-/// Writes row versions into the pages of one shard.
+/// Writes row versions into the pages of one shard: the only writer of those pages (a
+/// shard has one `PageWriter` at a time).
 ///
 /// Space comes, in order of preference, from a freed slot of the exact size, from the
 /// smallest larger freed slot (its tail stays free), or from the end of the current page.
@@ -37,9 +38,12 @@ fn slot_size(length: u32) -> u32 {
 
 impl<R: RowFormat> PageWriter<R> {
     /// Creates the writer of shard `shard` of `pages`, or `None` when `pages` has no such
-    /// shard.
+    /// shard or the shard has a writer already (until that one is dropped).
     pub fn new(pages: Arc<DataPages<R>>, shard: u16) -> Option<Self> {
         let home = Arc::clone(pages.reclaim.of(shard)?);
+        if !home.take_writer() {
+            return None;
+        }
         Some(PageWriter {
             pages,
             shard,
@@ -163,6 +167,12 @@ impl<R: RowFormat> PageWriter<R> {
             .iter()
             .map(|(size, slots)| u64::from(*size) * slots.len() as u64)
             .sum()
+    }
+}
+
+impl<R> Drop for PageWriter<R> {
+    fn drop(&mut self) {
+        self.home.release_writer();
     }
 }
 
