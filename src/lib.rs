@@ -70,6 +70,7 @@ pub mod __private {
         PrimaryKeyGenerator, RowCondition, RowEdit, SelectQuery, SharedRowEdit, StorableColumn,
         Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema, next_key,
     };
+    pub use worktable_pages::ROW_ALIGN;
     pub use worktable_pages::index::{
         IndexSet, IndexVisitor, NonUniqueIndex, PrimaryIndex, UniqueIndex,
     };

@@ -123,7 +123,8 @@ impl<R: RowFormat> DataPages<R> {
         // SAFETY: the bytes are an encoding of `R` made by `PageWriter::write_row` for
         // these pages (pages only hold encodings of `R`, and the link is of these pages by
         // the caller's contract), the page is 16-byte aligned and the offset is a multiple
-        // of 16 (checked above), and they are immutable while read.
+        // of 16 (checked above), which is enough for `R`'s archive (`RowFormat` refuses, at
+        // compile time, a row whose archive needs more), and they are immutable while read.
         unsafe { R::decode(bytes) }.map_err(|_| PageError::BadLink(link))
     }
 

@@ -35,7 +35,8 @@
 //!   table's description of its indexes ([`index::IndexSet`]) does. Its space is reused
 //!   only after every guard pinned when it was retired has been dropped.
 //! * **Rows.** A page holds only encodings of its row type, written by its writers, so a
-//!   version is decoded without validation.
+//!   version is decoded without validation. A row type whose archive needs an alignment
+//!   above [`ROW_ALIGN`] is a compile error (see [`RowFormat`]).
 //!
 //! This crate knows nothing about actors or tokio.
 
