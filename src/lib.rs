@@ -34,6 +34,8 @@
 //!
 //! See the README for the declaration syntax and the generated API.
 
+#![forbid(unsafe_code)]
+
 /// The rkyv crate the generated rows use; derive its traits through this path
 /// (`#[derive(worktable::rkyv::Archive, …)]` with `#[rkyv(crate = worktable::rkyv)]`) for
 /// your own column types, so your `Cargo.toml` needs only `worktable`.

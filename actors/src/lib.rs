@@ -10,7 +10,8 @@
 //! index (this is the moment the write becomes visible), numbers it and publishes it on
 //! the change feed, and answers the caller.
 //!
-//! This crate holds no `unsafe` code, and its soundness does not rest on it being right: pages, links and indexes are reached only through the safe
+//! This crate holds no `unsafe` code (`forbid(unsafe_code)`), and its soundness does not
+//! rest on it being right: pages, links and indexes are reached only through the safe
 //! interface of `worktable-pages`. The table's `RowStore` reads rows; its one `Committer`,
 //! owned by the commit point, is the only writer of its indexes and decides when a
 //! version's space may be reused; each shard's `PageWriter` is the only writer of its
@@ -47,6 +48,8 @@
 //! are disabled at their call site, so they cost a relaxed load, not an allocation.
 //! Refused writes (`NotFound`, `AlreadyExists`) are answers, logged at `DEBUG`; failures
 //! of the table itself are `WARN`/`ERROR` events.
+
+#![forbid(unsafe_code)]
 
 mod autoincrement;
 mod column;

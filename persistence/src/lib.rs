@@ -4,6 +4,8 @@
 //! commit order. The change feed hands them to subscribers today; the on-disk log of a
 //! later release writes the same records.
 
+#![forbid(unsafe_code)]
+
 /// What a committed operation did to its row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {
