@@ -7,8 +7,10 @@
 //! signatures.
 //!
 //! The crate denies `missing_docs` and `unused`: the generated public items must carry
-//! docs, and a table with no indexes or no generator must expand without warnings.
+//! docs, and a table with no indexes or no generator must expand without warnings. It
+//! forbids `unsafe_code`: the generated code has none, so users may forbid it too.
 #![deny(missing_docs, unused)]
+#![forbid(unsafe_code)]
 
 /// The declaration of `tests/hand_expanded.rs`, through the macro.
 pub mod contract {

@@ -9,19 +9,21 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use worktable_pages::{Guard, Link, Unpublished};
+use worktable_pages::{CommitError, Guard, Link, RowChange, Unpublished};
 use worktable_persistence::{Operation, OperationKind};
 
 use crate::combine::Handler;
 use crate::feed::FeedPublisher;
 use crate::ops::{Commit, CommitMsg, Prepared, Reply, Staged, WriteKind};
-use crate::schema::{PRIMARY_KEY_INDEX, RowChange, SecondaryIndexes};
-use crate::store::Store;
+use crate::schema::PRIMARY_KEY_INDEX;
+use crate::store::{RowCommitter, Store};
 use crate::{TableSchema, WorkTableError};
 
 /// Publishes written row versions in one total order.
 pub(crate) struct CommitPoint<S: TableSchema> {
     store: Arc<Store<S>>,
+    /// The one writer of the table's indexes.
+    committer: RowCommitter<S>,
     /// The sequence number of the last committed operation.
     seq: u64,
     feed: FeedPublisher<S::Pk, S::Row>,
@@ -64,9 +66,10 @@ impl<S: TableSchema> Handler for CommitPoint<S> {
 
 impl<S: TableSchema> CommitPoint<S> {
     /// The commit point of `store`, numbering from the first operation.
-    pub(crate) fn new(store: Arc<Store<S>>) -> Self {
+    pub(crate) fn new(store: Arc<Store<S>>, committer: RowCommitter<S>) -> Self {
         CommitPoint {
             store,
+            committer,
             seq: 0,
             feed: FeedPublisher::new(),
         }
@@ -134,14 +137,14 @@ impl<S: TableSchema> CommitPoint<S> {
     fn insert(&mut self, pk: S::Pk, row: S::Row, version: Unpublished, reply: Reply<S>) {
         let store = &*self.store;
         let guard = Guard::new();
-        if let Some(index) = store.indexes.conflict(&row, None, &store.rows(&guard)) {
-            return self.refuse(&pk, reply, WorkTableError::AlreadyExists { index });
-        }
-        let link = version.publish();
         // Secondary entries first and the primary key last (and the reverse on delete):
         // a row a reader can reach by its key, it can reach by every index.
-        store.indexes.insert(&row, &pk, link);
-        store.primary.insert_new(pk.clone(), link);
+        if let Err(error) = self
+            .committer
+            .insert(&store.rows, &pk, &row, version, &guard)
+        {
+            return self.refuse(&pk, reply, Self::refusal(error));
+        }
         S::on_inserted(&store.generator, &pk);
         self.publish(OperationKind::Insert, pk.clone(), Some(row));
         let _ = reply.send(Ok(pk));
@@ -158,17 +161,13 @@ impl<S: TableSchema> CommitPoint<S> {
         guard: &Guard,
     ) {
         let store = &*self.store;
-        if let Some(index) = store
-            .indexes
-            .conflict(&row, Some(old_link), &store.rows(guard))
+        let old = (old_link, &old_row);
+        if let Err(error) = self
+            .committer
+            .replace(&store.rows, &pk, old, &row, version, guard)
         {
-            return self.refuse(&pk, reply, WorkTableError::AlreadyExists { index });
+            return self.refuse(&pk, reply, Self::refusal(error));
         }
-        let link = version.publish();
-        store.primary.replace(&pk, old_link, link);
-        store.indexes.leave(&old_row, &row, &pk, old_link);
-        store.indexes.enter(&old_row, &row, &pk, old_link, link);
-        store.retirer.retire(old_link, guard);
         self.publish(OperationKind::Update, pk.clone(), Some(row));
         let _ = reply.send(Ok(pk));
     }
@@ -182,11 +181,25 @@ impl<S: TableSchema> CommitPoint<S> {
         if base.is_some_and(|base| base != link) {
             return self.refuse(&pk, reply, Self::moved_under_its_shard());
         }
-        store.primary.remove(&pk, link);
-        store.indexes.remove(&old_row, &pk, link);
-        store.retirer.retire(link, &guard);
+        let old = (link, &old_row);
+        if let Err(error) = self.committer.remove(&store.rows, &pk, old, &guard) {
+            return self.refuse(&pk, reply, Self::refusal(error));
+        }
         self.publish(OperationKind::Delete, pk.clone(), None);
         let _ = reply.send(Ok(pk));
+    }
+
+    /// The answer to a write the committer refused: a taken unique value is the caller's
+    /// `AlreadyExists`; a stale version, or one of another table, is a bug.
+    fn refusal(error: CommitError) -> WorkTableError {
+        match error {
+            CommitError::Taken(index) => WorkTableError::AlreadyExists { index },
+            CommitError::Stale => Self::moved_under_its_shard(),
+            CommitError::Foreign => {
+                tracing::error!(table = S::NAME, %error, "write refused");
+                WorkTableError::Storage(error.to_string())
+            }
+        }
     }
 
     /// The error for a change whose base version is no longer current. A shard orders
@@ -228,19 +241,31 @@ impl<S: TableSchema> CommitPoint<S> {
                 pk: &row.pk,
             })
             .collect();
-        if let Some((_, index)) = store.indexes.group_conflict(&changes, &store.rows(&guard)) {
+        if let Some((_, index)) = store.rows.group_conflict(&changes, &guard) {
             tracing::debug!(table = S::NAME, index, "multi-row update refused");
             return Err(WorkTableError::AlreadyExists { index });
         }
         drop(changes);
+        let mut leaving = Vec::with_capacity(rows.len());
         for (row, old) in rows.iter().zip(&olds) {
-            store.indexes.leave(old, &row.row, &row.pk, row.base);
+            let left = self
+                .committer
+                .leave(&store.rows, &row.pk, (row.base, old), &row.row)
+                .map_err(Self::refusal)?;
+            leaving.push(left);
         }
-        for (row, old) in rows.into_iter().zip(&olds) {
-            let link = row.version.publish();
-            store.primary.replace(&row.pk, row.base, link);
-            store.indexes.enter(old, &row.row, &row.pk, row.base, link);
-            store.retirer.retire(row.base, &guard);
+        for ((row, old), left) in rows.into_iter().zip(&olds).zip(leaving) {
+            self.committer
+                .enter(
+                    &store.rows,
+                    left,
+                    &row.pk,
+                    old,
+                    &row.row,
+                    row.version,
+                    &guard,
+                )
+                .map_err(Self::refusal)?;
             self.publish(OperationKind::Update, row.pk, Some(row.row));
         }
         Ok(())
@@ -273,16 +298,18 @@ impl<S: TableSchema> CommitPoint<S> {
             })
             .collect();
         let guard = Guard::new();
-        if let Some((position, index)) = store.indexes.group_conflict(&changes, &store.rows(&guard))
-        {
+        if let Some((position, index)) = store.rows.group_conflict(&changes, &guard) {
             let position = changes_position(&rows, position);
             return refuse(position, WorkTableError::AlreadyExists { index });
         }
         drop(changes);
         for row in rows {
-            let link = row.version.publish();
-            store.indexes.insert(&row.row, &row.pk, link);
-            store.primary.insert_new(row.pk.clone(), link);
+            if let Err(error) = self
+                .committer
+                .link_new(&store.rows, &row.pk, &row.row, row.version)
+            {
+                return refuse(row.position, Self::refusal(error));
+            }
             S::on_inserted(&store.generator, &row.pk);
             self.publish(OperationKind::Insert, row.pk, Some(row.row));
         }

@@ -10,6 +10,15 @@
 //! index (this is the moment the write becomes visible), numbers it and publishes it on
 //! the change feed, and answers the caller.
 //!
+//! This crate holds no `unsafe` code (`forbid(unsafe_code)`), and its soundness does not
+//! rest on it being right: pages, links and indexes are reached only through the safe
+//! interface of `worktable-pages`. The table's `RowStore` reads rows; its one `Committer`,
+//! owned by the commit point, is the only writer of its indexes and decides when a
+//! version's space may be reused; each shard's `PageWriter` is the only writer of its
+//! pages. The handle never hands out an index: a method that needs one takes a `fn` that
+//! picks it from the table's own indexes, which outside `worktable-pages` can only be
+//! read.
+//!
 //! Shards and the commit point are actors without a task of their own (`combine.rs`): a
 //! sender whose actor is idle runs it at once on its own thread, so an uncontended write
 //! is a chain of function calls and resolves on its first poll; a sender whose actor is
@@ -28,8 +37,9 @@
 //!
 //! # Read path
 //!
-//! Reads never await and never message an actor: pin an epoch guard, look the key up in
-//! the lock-free primary index, decode the row version from its page.
+//! Reads never await and never message an actor: pin an epoch guard, and the table's
+//! `RowStore` looks the key up in the lock-free primary index and decodes the row version
+//! from its page.
 //!
 //! # Tracing
 //!
@@ -38,6 +48,8 @@
 //! are disabled at their call site, so they cost a relaxed load, not an allocation.
 //! Refused writes (`NotFound`, `AlreadyExists`) are answers, logged at `DEBUG`; failures
 //! of the table itself are `WARN`/`ERROR` events.
+
+#![forbid(unsafe_code)]
 
 mod autoincrement;
 mod column;
@@ -67,8 +79,7 @@ pub use error::WorkTableError;
 pub use feed::{Subscription, SubscriptionError};
 pub use handle::Table;
 pub use schema::{
-    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, RowAt, RowChange, SecondaryIndexes, TableColumn,
-    TablePrimaryKey, TableSchema, group_unique_conflict,
+    PRIMARY_KEY_INDEX, PrimaryKeyGenerator, TableColumn, TablePrimaryKey, TableSchema,
 };
 pub use select::{ColumnArg, Order, SelectQuery};
 pub use storable::StorableColumn;

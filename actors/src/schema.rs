@@ -3,8 +3,8 @@
 
 use std::fmt::Debug;
 
-use worktable_pages::index::{IndexKey, PrimaryIndex, UniqueIndex};
-use worktable_pages::{Link, RowFormat};
+use worktable_pages::RowFormat;
+use worktable_pages::index::{IndexKey, IndexSet, PrimaryIndex};
 
 use crate::column::ColumnVisitor;
 
@@ -22,8 +22,9 @@ pub trait TableSchema: Sized + Send + Sync + 'static {
     type Pk: IndexKey;
     /// Makes new primary keys; `()` for tables that generate none.
     type Generator: Default + Send + Sync + 'static;
-    /// The secondary indexes.
-    type Indexes: SecondaryIndexes<Self::Row, Self::Pk>;
+    /// The secondary indexes, which the table's `RowStore` keeps (see
+    /// [`IndexSet`](worktable_pages::index::IndexSet)).
+    type Indexes: IndexSet<Self::Row, Self::Pk>;
     /// Names the columns.
     type Column: TableColumn;
 
@@ -43,87 +44,6 @@ pub trait TableSchema: Sized + Send + Sync + 'static {
         indexes: &'i Self::Indexes,
         visitor: V,
     ) -> V::Output;
-}
-
-/// Reads the committed row version at a link (`None` when it cannot be read). Unique
-/// indexes store no values: they confirm a value by reading it from the row.
-pub type RowAt<'a, Row> = dyn Fn(Link) -> Option<Row> + 'a;
-
-/// The secondary indexes of a table, kept by its commit point. A row's versions are
-/// named by their links: unique indexes lead from a value straight to the version.
-pub trait SecondaryIndexes<Row, Pk>: Default + Send + Sync + 'static {
-    /// The name of a unique index in which another row already holds `row`'s value;
-    /// `current` is the link of the row's committed version (none for a new row).
-    fn conflict(
-        &self,
-        row: &Row,
-        current: Option<Link>,
-        rows: &RowAt<'_, Row>,
-    ) -> Option<&'static str>;
-    /// Adds the entries of a new row, whose version is at `link`.
-    fn insert(&self, row: &Row, pk: &Pk, link: Link);
-    /// Removes the entries of a deleted row, whose last version is at `link`.
-    fn remove(&self, row: &Row, pk: &Pk, link: Link);
-    /// First half of an update from version `old` (at `old_link`) to `new`: removes the
-    /// entries of the values `old` holds and `new` does not. Entries of unchanged values
-    /// stay, so readers of those values never miss the row.
-    fn leave(&self, old: &Row, new: &Row, pk: &Pk, old_link: Link);
-    /// Second half of the update: adds the entries of the values `new` holds and `old`
-    /// did not, and points the unique entries of unchanged values at `new_link`.
-    fn enter(&self, old: &Row, new: &Row, pk: &Pk, old_link: Link, new_link: Link);
-    /// The first change of a set, applied together, that would violate a unique index,
-    /// with the index's name: two changed rows taking one value, or a row taking a value
-    /// held by a row outside the set (or by one inside it that keeps it). Values that rows
-    /// of the set give up are free for the others. See [`group_unique_conflict`].
-    fn group_conflict(
-        &self,
-        changes: &[RowChange<'_, Row, Pk>],
-        rows: &RowAt<'_, Row>,
-    ) -> Option<(usize, &'static str)>;
-}
-
-/// One row of a multi-row write: its version before (none for an insert) and after.
-pub struct RowChange<'a, Row, Pk> {
-    /// The committed version and its link; `None` for a row being inserted.
-    pub old: Option<(&'a Row, Link)>,
-    /// The version the update would commit.
-    pub new: &'a Row,
-    /// The row's primary key.
-    pub pk: &'a Pk,
-}
-
-/// The position of the first of `changes` that, applied together with the others, would
-/// violate the unique `index` on the column that `get` reads (see
-/// [`SecondaryIndexes::group_conflict`]).
-pub fn group_unique_conflict<Row, Pk: IndexKey, V: IndexKey>(
-    index: &UniqueIndex<V, Pk>,
-    changes: &[RowChange<'_, Row, Pk>],
-    get: fn(&Row) -> &V,
-    rows: &RowAt<'_, Row>,
-) -> Option<usize> {
-    use foldhash::{HashMap, HashSet};
-    let gives_up =
-        |c: &RowChange<'_, Row, Pk>| c.old.is_some_and(|(old, _)| get(old) != get(c.new));
-    let takes = |c: &RowChange<'_, Row, Pk>| c.old.is_none_or(|(old, _)| get(old) != get(c.new));
-    // Versions of the rows of the set that hold a value now, and whether each gives it up.
-    let moving: HashMap<Link, bool> = changes
-        .iter()
-        .filter_map(|c| c.old.map(|(_, link)| (link, gives_up(c))))
-        .collect();
-    let mut taken: HashSet<&V> = HashSet::default();
-    for (position, change) in changes.iter().enumerate().filter(|(_, c)| takes(c)) {
-        let value = get(change.new);
-        if !taken.insert(value) {
-            return Some(position);
-        }
-        let value_at = |link| rows(link).map(|row| get(&row).clone());
-        if let Some(owner) = index.owner(value, value_at) {
-            if !moving.get(&owner).copied().unwrap_or(false) {
-                return Some(position);
-            }
-        }
-    }
-    None
 }
 
 /// The columns of a table, by name.

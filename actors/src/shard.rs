@@ -91,8 +91,9 @@ impl<S: TableSchema> Shard<S> {
         store: Arc<Store<S>>,
         commit: Arc<Combiner<CommitPoint<S>>>,
     ) -> Result<Self, WorkTableError> {
-        let writer = PageWriter::new(Arc::clone(&store.pages), id)
-            .ok_or_else(|| WorkTableError::Config(format!("the pages have no shard {id}")))?;
+        let writer = store.rows.page_writer(id).ok_or_else(|| {
+            WorkTableError::Config(format!("the pages have no shard {id}, or it has a writer"))
+        })?;
         Ok(Shard {
             id,
             store,

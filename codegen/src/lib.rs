@@ -4,6 +4,8 @@
 //! Use it through the `worktable` crate, which re-exports it; the generated code names
 //! only `::worktable::…` paths.
 
+#![forbid(unsafe_code)]
+
 mod ast;
 mod check;
 mod ctxt;

@@ -2,6 +2,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use scc::Guard;
 
@@ -12,12 +13,25 @@ use crate::{Link, PageError, RowFormat};
 /// Every page of one table, shared by its writers and its readers.
 ///
 /// Pages are only ever added while the table lives; a page id is an index into an
-/// append-only directory whose lookups take no lock.
+/// append-only directory whose lookups take no lock. Bytes go in through the shards'
+/// [`PageWriter`](crate::PageWriter)s and come out through a
+/// [`RowStore`](crate::RowStore), which reads only at links its own indexes hold.
 pub struct DataPages<R> {
     pages: Arc<boxcar::Vec<Page>>,
     page_size: u32,
+    /// Distinguishes these pages from every other `DataPages` of the process, so a
+    /// version written here is never committed into another table's indexes.
+    id: u64,
     pub(crate) reclaim: ReclaimQueues,
     _row: PhantomData<fn() -> R>,
+}
+
+/// The id of the next `DataPages` (or `RowStore`) made; 0 is never handed out.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A process-wide unique id, never 0.
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 /// How much memory the pages of a table hold.
@@ -47,6 +61,7 @@ impl<R: RowFormat> DataPages<R> {
         Ok(DataPages {
             pages: Arc::new(boxcar::Vec::new()),
             page_size,
+            id: next_id(),
             reclaim: ReclaimQueues::new(shards),
             _row: PhantomData,
         })
@@ -65,8 +80,13 @@ impl<R: RowFormat> DataPages<R> {
         }
     }
 
+    /// The process-wide id of these pages.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// A handle that retires dead versions of these pages.
-    pub fn retirer(&self) -> Retirer {
+    pub(crate) fn retirer(&self) -> Retirer {
         let pages = Arc::clone(&self.pages);
         Retirer {
             queues: self.reclaim.clone(),
@@ -76,9 +96,15 @@ impl<R: RowFormat> DataPages<R> {
 
     /// Decodes the row version at `link`.
     ///
-    /// `link` must come from an index read under `guard` (or from the writer that has not
-    /// published it yet): the guard keeps the version from being reclaimed while it is read.
-    pub fn read(&self, link: Link, guard: &Guard) -> Result<R, PageError> {
+    /// # Safety
+    ///
+    /// `link` addresses a version written in these pages that is not reclaimed while this
+    /// runs: it was found in an index of the [`RowStore`](crate::RowStore) of these pages
+    /// while `guard` was pinned (a version leaves every index before it is retired, and a
+    /// retired slot is reused only after the guards pinned at retirement are gone), or it
+    /// was just written by the caller and not yet released. Bounds and alignment are
+    /// checked here; what the bytes are is not.
+    pub(crate) unsafe fn read(&self, link: Link, guard: &Guard) -> Result<R, PageError> {
         let _ = guard;
         let page = self
             .pages
@@ -87,16 +113,18 @@ impl<R: RowFormat> DataPages<R> {
         if link.offset % crate::ROW_ALIGN != 0 {
             return Err(PageError::BadLink(link));
         }
-        // SAFETY: a link held by an index addresses a published version: its bytes were
-        // written before the index entry was published (and the reader synchronized with
-        // that publication through the index), and the version is immutable. The guard
-        // pinned before the index lookup keeps the slot from being reclaimed and rewritten
-        // until it is dropped, which is after this borrow ends.
+        // SAFETY: by the caller's contract the link addresses a published version: its
+        // bytes were written before the index entry was published (and the reader
+        // synchronized with that publication through the index), and the version is
+        // immutable. The guard pinned before the index lookup keeps the slot from being
+        // reclaimed and rewritten until it is dropped, which is after this borrow ends.
         let bytes =
             unsafe { page.read(link.offset, link.length) }.ok_or(PageError::BadLink(link))?;
         // SAFETY: the bytes are an encoding of `R` made by `PageWriter::write_row` for
-        // these pages (pages only hold encodings of `R`), the page is 16-byte aligned and
-        // the offset is a multiple of 16 (checked above), and they are immutable while read.
+        // these pages (pages only hold encodings of `R`, and the link is of these pages by
+        // the caller's contract), the page is 16-byte aligned and the offset is a multiple
+        // of 16 (checked above), which is enough for `R`'s archive (`RowFormat` refuses, at
+        // compile time, a row whose archive needs more), and they are immutable while read.
         unsafe { R::decode(bytes) }.map_err(|_| PageError::BadLink(link))
     }
 

@@ -1,19 +1,46 @@
 //! Storage primitives of WorkTable: fixed-size pages holding rkyv-encoded row versions,
 //! the [`Link`] that addresses one version, the per-shard [`PageWriter`] that allocates
-//! and reuses space, epoch-based reclamation of dead versions, and the indexes that map
-//! keys to rows.
+//! and reuses space, epoch-based reclamation of dead versions, the indexes that map keys
+//! to rows, and the [`RowStore`] that ties them together behind a safe interface.
+//!
+//! This is the only crate of WorkTable with `unsafe` code, and everything it relies on is
+//! enforced here, by types and by what is private, not by what callers promise: no safe
+//! function of this crate reaches a mutator of an index or a page, makes a [`Link`], or
+//! reads bytes as a row unless they are a row.
 //!
 //! # Concurrency contract
 //!
-//! * A page has one writer at a time: the [`PageWriter`] of the shard that created it.
-//! * A published row version is immutable. An update writes a new version elsewhere.
-//! * Readers take no lock on pages: they pin an epoch ([`Guard`]), look a [`Link`] up in
-//!   an index and read the bytes. A version that is no longer reachable from any index is
-//!   handed to [`Retirer::retire`], and its space is reused only after every guard that
-//!   was pinned when it was retired has been dropped.
+//! * **Pages.** A page has one writer at a time: the [`PageWriter`] of the shard that
+//!   created it (a shard has at most one writer; [`PageWriter::new`] refuses a second).
+//!   A writer writes only slots that no reader can reach: fresh space, or space of a
+//!   version that was retired and whose readers are gone.
+//! * **Versions.** A published row version is immutable; an update writes a new version
+//!   elsewhere. A written version is an [`Unpublished`] token (owned, not `Copy`) until a
+//!   [`Committer`] consumes it and links it from the indexes; dropping the token frees its
+//!   slot at once. A token is only ever committed into the store of its own pages.
+//! * **Links.** Only a [`PageWriter`] makes a [`Link`] (its fields are private, it has no
+//!   constructor and no `Default`). Outside this crate a link can be compared and carried,
+//!   nothing more: no public function reads a page at a link, frees or retires it, or puts
+//!   it in an index.
+//! * **Indexes.** Readers take no lock: they pin an epoch ([`Guard`]), look a link up in
+//!   an index of a [`RowStore`] and read the version there, all inside the store. Index
+//!   mutators are private to this crate; the one writer of a store's indexes is its
+//!   [`Committer`], which exists once per store, is not `Clone`, and changes indexes only
+//!   through `&mut self`. A store changes and reads links from only the secondary indexes
+//!   it claimed when it was made (a unique index carries its store's mark), so an index
+//!   made elsewhere, or another table's, never leads a store to a page.
+//! * **Reclamation.** A version is retired only by the committer, and only when it has left
+//!   the primary index and the committer has itself removed as many unique entries of it
+//!   as a row has (see `committer.rs`): a retired version is in no index, whatever the
+//!   table's description of its indexes ([`index::IndexSet`]) does. Its space is reused
+//!   only after every guard pinned when it was retired has been dropped.
+//! * **Rows.** A page holds only encodings of its row type, written by its writers, so a
+//!   version is decoded without validation. A row type whose archive needs an alignment
+//!   above [`ROW_ALIGN`] is a compile error (see [`RowFormat`]).
 //!
 //! This crate knows nothing about actors or tokio.
 
+mod committer;
 mod data_pages;
 mod error;
 pub mod index;
@@ -21,13 +48,16 @@ mod link;
 mod page;
 mod reclaim;
 mod row;
+mod row_store;
 mod writer;
 
+pub use committer::{CommitError, Committer, Leaving};
 pub use data_pages::{DataPages, StorageStats};
 pub use error::PageError;
 pub use link::Link;
-pub use reclaim::{Retirer, Unpublished};
+pub use reclaim::Unpublished;
 pub use row::RowFormat;
+pub use row_store::{RowChange, RowStore};
 pub use scc::Guard;
 pub use writer::PageWriter;
 

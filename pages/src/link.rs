@@ -3,15 +3,21 @@
 /// Where one row version lives: a page, the offset of its first byte in that page and
 /// its encoded length. A link is only meaningful for the [`DataPages`](crate::DataPages)
 /// that produced it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// Links cannot be made outside this crate: the fields are private, there is no
+/// constructor and no `Default`. Only a [`PageWriter`](crate::PageWriter) makes one, for
+/// the slot it has just written. Code outside this crate sees links (an index lookup hands
+/// them out, a commit names the version it replaces) but can only compare them: nothing
+/// public reads a page at a link, frees its slot, or puts it in an index.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Link {
     /// The page that holds the row version.
-    pub page_id: u32,
+    pub(crate) page_id: u32,
     /// Offset of the first byte of the version in its page; a multiple of
     /// [`ROW_ALIGN`](crate::ROW_ALIGN).
-    pub offset: u32,
+    pub(crate) offset: u32,
     /// Encoded length of the version in bytes.
-    pub length: u32,
+    pub(crate) length: u32,
 }
 
 impl Link {

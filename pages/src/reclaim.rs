@@ -19,6 +19,9 @@ pub(crate) struct ShardQueue {
     slots: Mutex<Vec<Link>>,
     /// Set when `slots` may be non-empty, so the writer can skip the lock otherwise.
     pending: AtomicBool,
+    /// Set while a [`PageWriter`](crate::PageWriter) for this shard exists: a shard has
+    /// one writer at a time.
+    taken: AtomicBool,
 }
 
 impl ShardQueue {
@@ -26,6 +29,16 @@ impl ShardQueue {
     fn push(&self, link: Link) {
         self.slots.lock().push(link);
         self.pending.store(true, Ordering::Release);
+    }
+
+    /// Claims the shard for a new writer; `false` when it has one.
+    pub(crate) fn take_writer(&self) -> bool {
+        !self.taken.swap(true, Ordering::AcqRel)
+    }
+
+    /// Ends the claim of the writer that is being dropped.
+    pub(crate) fn release_writer(&self) {
+        self.taken.store(false, Ordering::Release);
     }
 }
 
@@ -72,32 +85,42 @@ impl ReclaimQueues {
 ///
 /// Only [`PageWriter::write_row`](crate::PageWriter::write_row) makes one. Dropping it
 /// gives the slot back to its writer at once (no reader can hold it), so a write that is
-/// refused or abandoned anywhere on its way leaks no space. [`Unpublished::publish`]
-/// consumes it when the version becomes reachable: from then on its space comes back
-/// only through [`Retirer::retire`], after the readers are gone.
+/// refused or abandoned anywhere on its way leaks no space. Outside this crate it can only
+/// be carried and dropped: a [`Committer`](crate::Committer) consumes it when the version
+/// becomes reachable from an index (`publish`), and from then on its space comes back only
+/// through retirement, after every index has let go of it and the readers are gone.
 #[must_use = "dropping an unpublished version frees its slot"]
 pub struct Unpublished {
     link: Link,
+    /// The [`DataPages`](crate::DataPages) the slot belongs to, so a version is only ever
+    /// committed into the indexes of its own pages.
+    pages: u64,
     /// The queue of the writer that owns the slot; `None` once published.
     home: Option<Arc<ShardQueue>>,
 }
 
 impl Unpublished {
-    pub(crate) fn new(link: Link, home: Arc<ShardQueue>) -> Self {
+    pub(crate) fn new(link: Link, pages: u64, home: Arc<ShardQueue>) -> Self {
         Unpublished {
             link,
+            pages,
             home: Some(home),
         }
     }
 
     /// Where the version lives.
-    pub fn link(&self) -> Link {
+    pub(crate) fn link(&self) -> Link {
         self.link
+    }
+
+    /// The id of the pages that hold the version.
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages
     }
 
     /// Marks the version as reachable (the caller is about to link it from an index) and
     /// returns its link; its slot is no longer freed when this token would have been.
-    pub fn publish(mut self) -> Link {
+    pub(crate) fn publish(mut self) -> Link {
         self.home = None;
         self.link
     }
@@ -117,17 +140,22 @@ impl Drop for Unpublished {
     }
 }
 
-/// A cheap handle that retires dead row versions of one table; clone it freely.
+/// A cheap handle that retires dead row versions of one table's pages.
 #[derive(Clone)]
-pub struct Retirer {
+pub(crate) struct Retirer {
     pub(crate) queues: ReclaimQueues,
     pub(crate) owners: Arc<dyn Fn(u32) -> Option<u16> + Send + Sync>,
 }
 
 impl Retirer {
-    /// Retires a version that readers may still hold: it was published and has just been
-    /// unlinked from every index. Its space is reused after every guard pinned now is gone.
-    pub fn retire(&self, link: Link, guard: &Guard) {
+    /// Retires a version that readers may still hold. Its space is reused after every
+    /// guard pinned now is gone.
+    ///
+    /// # Safety
+    ///
+    /// `link` was published in the pages this retirer belongs to, and no index holds it
+    /// any more: no reader can find it after `guard` was pinned. It is retired once.
+    pub(crate) unsafe fn retire(&self, link: Link, guard: &Guard) {
         if let Some(owner) = (self.owners)(link.page_id) {
             self.queues.push_after(owner, link, guard);
         }

@@ -9,8 +9,11 @@ use rkyv::{Archive, Deserialize, Serialize};
 /// A type that can be stored as a row version in pages.
 ///
 /// It is implemented for every type that rkyv can serialize and deserialize with its
-/// default (high-level) serializer; the `worktable!` macro derives those traits on the
-/// generated row type.
+/// default (high-level) serializer and whose archived form needs an alignment of at most
+/// [`ROW_ALIGN`](crate::ROW_ALIGN); the `worktable!` macro derives those traits on the
+/// generated row type. The alignment is checked at compile time: encoding or decoding a
+/// row whose archive is over-aligned (`#[rkyv(attr(repr(align(32))))]`, say) is a compile
+/// error where it is instantiated, because its archive would sit misaligned in a page.
 pub trait RowFormat: Sized + Send + Sync + 'static {
     /// Encodes the row into an aligned buffer.
     fn encode(&self) -> Result<AlignedVec, rancor::Error> {
@@ -37,15 +40,30 @@ where
     T::Archived: Deserialize<T, HighDeserializer<rancor::Error>>,
 {
     fn encode_into(&self, mut buffer: AlignedVec) -> Result<AlignedVec, rancor::Error> {
+        let () = AlignedRow::<T>::FITS;
         buffer.clear();
         rkyv::api::high::to_bytes_in::<_, rancor::Error>(self, buffer)
     }
 
     unsafe fn decode(bytes: &[u8]) -> Result<Self, rancor::Error> {
-        // SAFETY: the caller guarantees that `bytes` is an aligned, unchanging encoding of
-        // `T` made by `encode`, which is what `from_bytes_unchecked` requires.
+        let () = AlignedRow::<T>::FITS;
+        // SAFETY: the caller guarantees that `bytes` is an unchanging encoding of `T` made
+        // by `encode`, at an address aligned to `ROW_ALIGN`, which is at least the
+        // alignment of `T`'s archive (`FITS` above): what `from_bytes_unchecked` requires.
         unsafe { rkyv::from_bytes_unchecked::<T, rancor::Error>(bytes) }
     }
+}
+
+/// The compile-time check that a row's archive can sit at any `ROW_ALIGN`-aligned offset.
+struct AlignedRow<T>(std::marker::PhantomData<T>);
+
+impl<T: Archive> AlignedRow<T> {
+    /// Evaluated when `encode_into` or `decode` is instantiated for `T`.
+    const FITS: () = assert!(
+        std::mem::align_of::<T::Archived>() <= crate::ROW_ALIGN as usize,
+        "the archived row needs an alignment above ROW_ALIGN (16 bytes), so it cannot sit \
+         at a slot of a page; drop the over-aligned `repr(align)` from the row's archive"
+    );
 }
 
 #[cfg(test)]

@@ -9,11 +9,14 @@ use crate::link::round_up;
 use crate::reclaim::{ShardQueue, Unpublished};
 use crate::{DataPages, Link, PageError, RowFormat};
 
-/// Writes row versions into the pages of one shard.
+/// Writes row versions into the pages of one shard: the only writer of those pages (a
+/// shard has one `PageWriter` at a time).
 ///
 /// Space comes, in order of preference, from a freed slot of the exact size, from the
 /// smallest larger freed slot (its tail stays free), or from the end of the current page.
-/// Freed slots arrive through reclamation (see [`crate::Retirer`]).
+/// Freed slots arrive through reclamation: a dropped [`Unpublished`] version at once, a
+/// published one once the [`Committer`](crate::Committer) has retired it and the readers
+/// that could hold it are gone.
 pub struct PageWriter<R> {
     pages: Arc<DataPages<R>>,
     shard: u16,
@@ -35,9 +38,12 @@ fn slot_size(length: u32) -> u32 {
 
 impl<R: RowFormat> PageWriter<R> {
     /// Creates the writer of shard `shard` of `pages`, or `None` when `pages` has no such
-    /// shard.
+    /// shard or the shard has a writer already (until that one is dropped).
     pub fn new(pages: Arc<DataPages<R>>, shard: u16) -> Option<Self> {
         let home = Arc::clone(pages.reclaim.of(shard)?);
+        if !home.take_writer() {
+            return None;
+        }
         Some(PageWriter {
             pages,
             shard,
@@ -67,7 +73,11 @@ impl<R: RowFormat> PageWriter<R> {
         if bytes.capacity() <= self.pages.page_size() as usize {
             self.buffer = bytes;
         }
-        Ok(Unpublished::new(written?, Arc::clone(&self.home)))
+        Ok(Unpublished::new(
+            written?,
+            self.pages.id(),
+            Arc::clone(&self.home),
+        ))
     }
 
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<Link, PageError> {
@@ -160,6 +170,12 @@ impl<R: RowFormat> PageWriter<R> {
     }
 }
 
+impl<R> Drop for PageWriter<R> {
+    fn drop(&mut self) {
+        self.home.release_writer();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +203,8 @@ mod tests {
             })
             .collect();
         for (i, link) in links.iter().enumerate() {
-            let row = w.pages().read(*link, &guard).expect("published link");
+            // SAFETY: every link was just written and published here, and none is retired.
+            let row = unsafe { w.pages().read(*link, &guard) }.expect("published link");
             assert_eq!(row, (i as u64, format!("row {i}")));
         }
         assert!(
@@ -225,10 +242,9 @@ mod tests {
             "released slots are reused, no page grows"
         );
         let guard = Guard::new();
-        assert_eq!(
-            w.pages().read(first, &guard).expect("live"),
-            (1, "a".into())
-        );
+        // SAFETY: `first` is published and never retired.
+        let row = unsafe { w.pages().read(first, &guard) }.expect("live");
+        assert_eq!(row, (1, "a".into()));
     }
 
     #[test]
@@ -247,7 +263,8 @@ mod tests {
         let link = w.write_row(&(1, "a".into())).expect("fits").publish();
         {
             let guard = Guard::new();
-            retirer.retire(link, &guard);
+            // SAFETY: nothing holds `link` (no index here), and it is retired once.
+            unsafe { retirer.retire(link, &guard) };
         }
         // The slot comes back once the epoch has moved past every guard; drive it.
         let mut reused = false;
@@ -289,7 +306,11 @@ mod tests {
                     while !done.load(Ordering::Acquire) || reads == 0 {
                         let guard = Guard::new();
                         let link = cell.load();
-                        let (a, b) = pages.read(link, &guard).expect("published version");
+                        // SAFETY: the cell plays the index: the link was loaded from it
+                        // under `guard`, and the writer retires a version only after
+                        // replacing it in the cell.
+                        let (a, b) =
+                            unsafe { pages.read(link, &guard) }.expect("published version");
                         assert_eq!(b, a * 2, "a row version is never torn or overwritten");
                         reads += 1;
                     }
@@ -302,7 +323,8 @@ mod tests {
             let guard = Guard::new();
             let old = cell.load();
             cell.store(link);
-            retirer.retire(old, &guard);
+            // SAFETY: `old` has just left the cell, the only place that held it.
+            unsafe { retirer.retire(old, &guard) };
         }
         done.store(true, Ordering::Release);
         for reader in readers {
@@ -322,7 +344,8 @@ mod tests {
             }
             let old = cell.load();
             cell.store(link);
-            retirer.retire(old, &guard);
+            // SAFETY: `old` has just left the cell, the only place that held it.
+            unsafe { retirer.retire(old, &guard) };
         }
         let grown = pages.stats().pages - before;
         let without_reuse = versions as usize / 16;

@@ -29,3 +29,20 @@ worktable!(
         in_place: { CounterById(counter) by id, CounterAndAnotherById(counter, another) by id }
     }
 );
+
+/// The keys that `exchange_idx` lists for `value`, read from the index itself (not through
+/// the rows, which would hide an entry left behind): tests check it lists exactly the rows
+/// that hold the value. Only this module, which declares the table, can name the field.
+pub fn exchange_idx_keys(table: &TestWorkTable, value: &str) -> Vec<u64> {
+    fn index(
+        indexes: &TestIndexes,
+    ) -> &worktable::__private::NonUniqueIndex<String, TestPrimaryKey> {
+        &indexes.exchange_idx
+    }
+    table
+        .table()
+        .select_keys(index, &value.to_string())
+        .into_iter()
+        .map(u64::from)
+        .collect()
+}

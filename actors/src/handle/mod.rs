@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::Instrument;
-use worktable_pages::index::{IndexKey, PrimaryIndex, UniqueIndex};
+use worktable_pages::index::{IndexKey, NonUniqueIndex, PrimaryIndex, UniqueIndex};
 use worktable_pages::{Guard, StorageStats};
 
 mod multi_row;
@@ -68,10 +68,11 @@ impl<S: TableSchema> Default for Table<S> {
 impl<S: TableSchema> Table<S> {
     /// A table with `config`.
     pub fn with_config(config: TableConfig) -> Result<Self, WorkTableError> {
-        let store = Arc::new(Store::new(&config)?);
+        let (store, committer) = Store::new(&config)?;
+        let store = Arc::new(store);
         let health = Arc::new(Health::default());
         let commit = Arc::new(Combiner::new(
-            CommitPoint::new(Arc::clone(&store)),
+            CommitPoint::new(Arc::clone(&store), committer),
             Arc::clone(&health),
         ));
         let shards = (0..store.shards)
@@ -105,21 +106,22 @@ impl<S: TableSchema> Table<S> {
 
     /// The number of rows.
     pub fn count(&self) -> usize {
-        self.inner.store.primary.len()
+        self.inner.store.rows.len()
     }
 
-    /// The secondary indexes, for generated `select_by_*` methods.
-    pub fn indexes(&self) -> &S::Indexes {
-        &self.inner.store.indexes
+    /// The secondary indexes, for the query builder. Not public: indexes are reached only
+    /// through the table's own methods, which pick them from this table.
+    pub(crate) fn indexes(&self) -> &S::Indexes {
+        self.inner.store.rows.indexes()
     }
 
-    /// The primary index.
-    pub fn primary_index(&self) -> &PrimaryIndex<S::Pk> {
-        &self.inner.store.primary
+    /// The primary index, for the query builder.
+    pub(crate) fn primary_index(&self) -> &PrimaryIndex<S::Pk> {
+        self.inner.store.rows.primary()
     }
 
     /// The table's key generator.
-    pub fn generator(&self) -> &S::Generator {
+    pub(crate) fn generator(&self) -> &S::Generator {
         &self.inner.store.generator
     }
 
@@ -133,7 +135,7 @@ impl<S: TableSchema> Table<S> {
 
     /// Page count and size.
     pub fn storage_stats(&self) -> StorageStats {
-        self.inner.store.pages.stats()
+        self.inner.store.rows.stats()
     }
 
     /// The row with primary key `pk`.
@@ -142,20 +144,29 @@ impl<S: TableSchema> Table<S> {
         self.inner.store.read(pk, &guard)
     }
 
-    /// The row whose column holds `value` in the unique `index`; `get` reads that column
-    /// from a row. The row is checked to still hold `value`, so a concurrent update that
-    /// moves the value away yields `None`, never a row with another value.
+    /// The row whose column holds `value` in the unique index that `index` picks from
+    /// this table's indexes; `get` reads that column from a row. The row is checked to
+    /// still hold `value`, so a concurrent update that moves the value away yields `None`,
+    /// never a row with another value. An index that is not this table's (one `index`
+    /// made itself) finds nothing.
     pub fn select_unique<V: IndexKey>(
         &self,
-        index: &UniqueIndex<V, S::Pk>,
+        index: fn(&S::Indexes) -> &UniqueIndex<V, S::Pk>,
         value: &V,
         get: fn(&S::Row) -> &V,
     ) -> Option<S::Row> {
         let guard = Guard::new();
-        index.find(value, &guard, |link| {
-            let row = self.inner.store.pages.read(link, &guard).ok()?;
-            (get(&row) == value).then_some(row)
-        })
+        self.inner.store.rows.find_unique(index, value, get, &guard)
+    }
+
+    /// The primary keys of the rows holding `value` in the non-unique index that `index`
+    /// picks from this table's indexes, in key order, as of now.
+    pub fn select_keys<V: IndexKey>(
+        &self,
+        index: fn(&S::Indexes) -> &NonUniqueIndex<V, S::Pk>,
+        value: &V,
+    ) -> Vec<S::Pk> {
+        index(self.indexes()).keys_eq(value)
     }
 
     /// A query over every row; see [`SelectQuery`].
@@ -293,7 +304,7 @@ impl<S: TableSchema> Table<S> {
     {
         let mut tried: Option<S::Pk> = None;
         loop {
-            let owner = self.select_unique(index(self.indexes()), &value, get);
+            let owner = self.select_unique(index, &value, get);
             let Some(pk) = owner.as_ref().map(S::primary_key) else {
                 return Err(WorkTableError::NotFound);
             };

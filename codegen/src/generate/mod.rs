@@ -193,13 +193,13 @@ mod tests {
             body("update_another_by_test").contains("self . 0 . modify_unique (index , by , get")
         );
         assert!(body("update_another_by_exchange").contains("self . 0 . modify_many"));
-        assert!(body("update_another_by_exchange").contains("exchange_idx . keys_eq (& by)"));
+        assert!(body("update_another_by_exchange").contains("table . select_keys (index , & by)"));
         assert!(
             body("delete_by_id")
                 .contains("self . 0 . delete (:: core :: convert :: From :: from (by))")
         );
         assert!(body("delete_by_test").contains("self . 0 . delete_unique (index , by , get)"));
-        assert!(body("delete_by_exchange").contains("exchange_idx . keys_eq (& by)"));
+        assert!(body("delete_by_exchange").contains("table . select_keys (index , & by)"));
         let scan = body("delete_by_another");
         assert!(
             scan.contains("self . 0 . delete_many") && scan.contains("select_all ()"),

@@ -358,14 +358,27 @@ impl<'a> QueryCx<'a> {
     /// The `find` closure of a multi-row operation (the keys of the rows that hold `by`,
     /// as of now) and, for docs, how it finds them.
     fn find_many(&self, lookup: &Lookup<'_>) -> (TokenStream, String) {
-        let Names { schema, .. } = self.names;
+        let Names {
+            schema,
+            pk,
+            indexes,
+            ..
+        } = self.names;
         let field = &self.by.name;
         match lookup {
             Lookup::NonUnique(index) => {
                 let idx = &index.name;
+                let value = self.by.value_ty();
                 (
                     quote! {
-                        |table| ::core::result::Result::Ok(table.indexes().#idx.keys_eq(&by))
+                        |table| {
+                            fn index(
+                                indexes: &#indexes,
+                            ) -> &::worktable::__private::NonUniqueIndex<#value, #pk> {
+                                &indexes.#idx
+                            }
+                            ::core::result::Result::Ok(table.select_keys(index, &by))
+                        }
                     },
                     format!("found through the index `{}`", index.plain_name),
                 )

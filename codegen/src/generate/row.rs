@@ -43,6 +43,11 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         },
         Generator::Custom { .. } | Generator::None => quote!(),
     };
+    let over_aligned = format!(
+        "the archived form of `{row}` needs an alignment above 16 bytes (a column type's \
+         archive is `repr(align(N))` with N > 16), so its versions cannot be stored at the \
+         16-byte aligned slots of a page"
+    );
     quote! {
         const _: () = {
             #[allow(dead_code)]
@@ -62,6 +67,14 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         pub struct #row {
             #(#fields,)*
         }
+
+        // Rows are stored at 16-byte aligned offsets and read without validation: an
+        // over-aligned archive is refused here, at compile time (`cargo check` included).
+        const _: () = ::core::assert!(
+            ::core::mem::align_of::<<#row as ::worktable::__private::rkyv::Archive>::Archived>()
+                <= ::worktable::__private::ROW_ALIGN as usize,
+            #over_aligned
+        );
 
         #pk_doc
         #[derive(

@@ -155,7 +155,9 @@ fn config(config: Config) -> TokenStream {
 fn select_by(table: &Table, names: &Names, index: &Index) -> TokenStream {
     let Names {
         row,
+        pk,
         schema,
+        indexes,
         column: enum_name,
         ..
     } = names;
@@ -184,11 +186,14 @@ fn select_by(table: &Table, names: &Names, index: &Index) -> TokenStream {
         quote! {
             #doc
             pub fn #method(&self, value: #param_ty) -> ::core::option::Option<#row> {
+                fn index(indexes: &#indexes) -> &::worktable::__private::UniqueIndex<#value_ty, #pk> {
+                    &indexes.#idx
+                }
                 fn get(row: &#row) -> &#value_ty {
                     &row.#field
                 }
                 #convert
-                self.0.select_unique(&self.0.indexes().#idx, &value, get)
+                self.0.select_unique(index, &value, get)
             }
         }
     } else {

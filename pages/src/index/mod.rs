@@ -1,7 +1,10 @@
-//! Index wrappers: the primary index, unique and non-unique secondary indexes.
+//! Index wrappers: the primary index, unique and non-unique secondary indexes, and the
+//! traits by which a table describes its secondary indexes ([`IndexSet`]).
 //!
-//! Every index is written by one thread at a time (the table's commit point) and read
-//! concurrently by anyone. The primary key leads to a row through our own hash table of
+//! Every index is written by one thread at a time and read concurrently by anyone. Only
+//! this crate writes them: their mutators are private, and the one caller is the
+//! [`Committer`](crate::Committer) of the [`RowStore`](crate::RowStore) that owns them.
+//! Outside this crate an index can only be read. The primary key leads to a row through our own hash table of
 //! row links (`row_map.rs`), which stores no keys and confirms a match by the key in the
 //! row. Unique values lead to a primary key through a lock-free `scc::HashIndex`. Order
 //! is kept per kind of index by what measured best for it: primary keys in an
@@ -17,6 +20,7 @@ mod non_unique;
 mod postings;
 mod primary;
 mod row_map;
+mod set;
 mod tree;
 mod unique;
 
@@ -24,6 +28,7 @@ pub use bounds::{KeyRange, is_empty_range};
 pub use entry::UniqueEntry;
 pub use non_unique::NonUniqueIndex;
 pub use primary::{PrimaryIndex, RowKeys};
+pub use set::{IndexSet, IndexVisitor};
 pub use unique::UniqueIndex;
 
 /// Entries per node of the unique indexes' ordered (`indexset`) sets. An insert shifts half a node on

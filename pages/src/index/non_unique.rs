@@ -5,6 +5,7 @@ use std::sync::Arc;
 use scc::{Guard, TreeIndex};
 
 use super::postings::Postings;
+use super::set::StoreMark;
 use super::{IndexKey, KeyRange, tree};
 
 /// Each value once, in order, with the primary keys of its rows in key order.
@@ -18,19 +19,22 @@ use super::{IndexKey, KeyRange, tree};
 /// keys of a value live behind an `Arc` that every copy of the entry shares.
 pub struct NonUniqueIndex<V: IndexKey, P: IndexKey> {
     values: TreeIndex<V, Arc<Postings<P>>>,
+    /// The `RowStore` that maintains this index, its one writer.
+    pub(crate) mark: StoreMark,
 }
 
 impl<V: IndexKey, P: IndexKey> Default for NonUniqueIndex<V, P> {
     fn default() -> Self {
         NonUniqueIndex {
             values: TreeIndex::new(),
+            mark: StoreMark::default(),
         }
     }
 }
 
 impl<V: IndexKey, P: IndexKey> NonUniqueIndex<V, P> {
     /// Records that row `pk` holds `value`. Writer only.
-    pub fn insert(&self, value: V, pk: P) {
+    pub(crate) fn insert(&self, value: V, pk: P) {
         let known = self
             .values
             .peek_with(&value, |_, postings| Arc::clone(postings));
@@ -44,7 +48,7 @@ impl<V: IndexKey, P: IndexKey> NonUniqueIndex<V, P> {
     }
 
     /// Forgets that row `pk` holds `value`. Writer only.
-    pub fn remove(&self, value: &V, pk: &P) {
+    pub(crate) fn remove(&self, value: &V, pk: &P) {
         let Some(postings) = self
             .values
             .peek_with(value, |_, postings| Arc::clone(postings))

@@ -93,7 +93,8 @@ impl<K: IndexKey> PrimaryIndex<K> {
 
     /// Adds `key` at `link`. Returns `false` (and changes nothing) when it is already
     /// present. Writer only.
-    pub fn insert(&self, key: K, link: Link, rows: &impl RowKeys<K>) -> bool {
+    #[cfg(test)]
+    pub(crate) fn insert(&self, key: K, link: Link, rows: &impl RowKeys<K>) -> bool {
         let guard = Guard::new();
         let is_key = |found: Link| rows.key_at(found, &guard).is_some_and(|k| k == key);
         if !self.links.insert(&key, link, is_key) {
@@ -105,7 +106,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
     }
 
     /// Adds `key` at `link`; the caller has checked that `key` is absent. Writer only.
-    pub fn insert_new(&self, key: K, link: Link) {
+    pub(crate) fn insert_new(&self, key: K, link: Link) {
         self.links.insert(&key, link, |_| false);
         // The map held every key the order holds, and it did not hold `key`.
         let _ = self.order.insert_sync(key, ());
@@ -113,7 +114,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
 
     /// Points `key`, whose current version is at `old`, at `new`. Returns `false` (and
     /// changes nothing) when `old` is not `key`'s current version. Writer only.
-    pub fn replace(&self, key: &K, old: Link, new: Link) -> bool {
+    pub(crate) fn replace(&self, key: &K, old: Link, new: Link) -> bool {
         let replaced = self.links.replace(key, new, |found| found == old);
         replaced.is_some()
     }
@@ -121,7 +122,7 @@ impl<K: IndexKey> PrimaryIndex<K> {
     /// Removes `key`, whose current version is at `old`. Readers that found the key before
     /// keep a valid link until their guards drop. Returns `false` (and changes nothing)
     /// when `old` is not `key`'s current version. Writer only.
-    pub fn remove(&self, key: &K, old: Link) -> bool {
+    pub(crate) fn remove(&self, key: &K, old: Link) -> bool {
         if self.links.remove(key, |found| found == old).is_none() {
             return false;
         }

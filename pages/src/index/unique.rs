@@ -6,6 +6,7 @@ use indexset::concurrent::set::BTreeSet;
 use scc::{Equivalent, Guard};
 
 use super::row_map::RowMap;
+use super::set::StoreMark;
 use super::{IndexKey, KeyRange, UniqueEntry, is_empty_range};
 use crate::Link;
 
@@ -21,6 +22,8 @@ use crate::Link;
 pub struct UniqueIndex<V: IndexKey, P: IndexKey> {
     links: RowMap,
     order: BTreeSet<UniqueEntry<V, P>>,
+    /// The `RowStore` that maintains this index and whose pages its links address.
+    pub(crate) mark: StoreMark,
 }
 
 impl<V: IndexKey, P: IndexKey> Default for UniqueIndex<V, P> {
@@ -28,6 +31,7 @@ impl<V: IndexKey, P: IndexKey> Default for UniqueIndex<V, P> {
         UniqueIndex {
             links: RowMap::default(),
             order: BTreeSet::with_maximum_node_size(super::ORDERED_NODE_SIZE),
+            mark: StoreMark::default(),
         }
     }
 }
@@ -76,24 +80,29 @@ impl<V: IndexKey, P: IndexKey> UniqueIndex<V, P> {
 
     /// Records that row `pk`, whose current version is at `link`, holds `value`. The
     /// caller has checked `held_by_other`. Writer only.
-    pub fn insert(&self, value: V, pk: P, link: Link) {
+    pub(crate) fn insert(&self, value: V, pk: P, link: Link) {
         // Checked by the caller: no row holds `value`, so no slot is its.
         self.links.insert(&value, link, |_| false);
         self.order.insert(UniqueEntry { value, pk });
     }
 
     /// Records that the row holding `value` has a new version at `new` (its old one was
-    /// at `old`). Writer only.
-    pub fn relink(&self, value: &V, old: Link, new: Link) {
-        self.links.replace(value, new, |found| found == old);
+    /// at `old`); `false` (and nothing changes) when no entry of `value` is at `old`.
+    /// Writer only.
+    pub(crate) fn relink(&self, value: &V, old: Link, new: Link) -> bool {
+        self.links
+            .replace(value, new, |found| found == old)
+            .is_some()
     }
 
-    /// Forgets that the row whose current version is at `link` holds `value`. Writer
-    /// only.
-    pub fn remove(&self, value: &V, link: Link) {
-        if self.links.remove(value, |found| found == link).is_some() {
+    /// Forgets that the row whose current version is at `link` holds `value`; `false`
+    /// (and nothing changes) when no entry of `value` is at `link`. Writer only.
+    pub(crate) fn remove(&self, value: &V, link: Link) -> bool {
+        let removed = self.links.remove(value, |found| found == link).is_some();
+        if removed {
             self.order.remove(value);
         }
+        removed
     }
 
     /// Primary keys of the rows whose value is in `range`, in value order, at most `limit`.
