@@ -107,8 +107,6 @@ pub use storage::{
     CrashMode, CrashSnapshot, FsStorage, MemoryStorage, Storage, StorageFile, StorageLock,
 };
 
-#![forbid(unsafe_code)]
-
 /// What a committed operation did to its row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {
