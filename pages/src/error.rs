@@ -27,4 +27,8 @@ pub enum PageError {
     /// Every page id is in use.
     #[error("the table has used every page id")]
     OutOfPages,
+    /// Bytes given to [`CheckedRowFormat::decode_checked`](crate::CheckedRowFormat) are
+    /// not a valid encoding of the type (rkyv's validation refused them).
+    #[error("bytes are not a valid encoding of the row or key: {0}")]
+    InvalidBytes(String),
 }

@@ -36,7 +36,9 @@
 //!   only after every guard pinned when it was retired has been dropped.
 //! * **Rows.** A page holds only encodings of its row type, written by its writers, so a
 //!   version is decoded without validation. A row type whose archive needs an alignment
-//!   above [`ROW_ALIGN`] is a compile error (see [`RowFormat`]).
+//!   above [`ROW_ALIGN`] is a compile error (see [`RowFormat`]). Bytes from anywhere else
+//!   (a file) are decoded only through [`CheckedRowFormat::decode_checked`], which
+//!   validates them first.
 //!
 //! This crate knows nothing about actors or tokio.
 
@@ -56,7 +58,7 @@ pub use data_pages::{DataPages, StorageStats};
 pub use error::PageError;
 pub use link::Link;
 pub use reclaim::Unpublished;
-pub use row::RowFormat;
+pub use row::{CheckedRowFormat, RowFormat};
 pub use row_store::{RowChange, RowStore};
 pub use scc::Guard;
 pub use writer::PageWriter;
