@@ -76,6 +76,7 @@ pub mod __private {
     pub use worktable_pages::index::{
         IndexSet, IndexVisitor, NonUniqueIndex, PrimaryIndex, UniqueIndex,
     };
+    pub use worktable_persistence::{ColumnDescription, IndexDescription, SchemaDescription};
 }
 
 /// The README's Rust code, compiled and run as doctests so it stays true.

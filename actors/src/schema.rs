@@ -44,6 +44,11 @@ pub trait TableSchema: Sized + Send + Sync + 'static {
         indexes: &'i Self::Indexes,
         visitor: V,
     ) -> V::Output;
+
+    /// The declaration as the persistence layer stores and compares it: the table name,
+    /// the columns in declaration order (types as written, `optional`, `autoincrement`),
+    /// the primary key's columns in key order and the indexes in declaration order.
+    fn describe() -> worktable_persistence::SchemaDescription;
 }
 
 /// The columns of a table, by name.

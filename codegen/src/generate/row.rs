@@ -1,5 +1,6 @@
 //! `<Name>Row` and `<Name>PrimaryKey`, with the key's conversions and, for an
-//! `autoincrement` key, its generator.
+//! `autoincrement` key, its generator. Both derive rkyv's traits: a key is encoded like a
+//! row when it is written to a file.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
@@ -85,7 +86,11 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             ::core::cmp::PartialOrd,
             ::core::cmp::Ord,
             ::core::hash::Hash,
+            ::worktable::__private::rkyv::Archive,
+            ::worktable::__private::rkyv::Serialize,
+            ::worktable::__private::rkyv::Deserialize,
         )]
+        #[rkyv(crate = ::worktable::__private::rkyv)]
         pub struct #pk(pub #key_ty);
 
         const _: () = {

@@ -2,7 +2,7 @@
 //! column definitions the query builder visits.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 use super::{Names, doc};
 use crate::model::{Generator, Table};
@@ -50,6 +50,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         Generator::Custom { .. } | Generator::None => quote!(),
     };
     let visit_column = visit_column(table, names);
+    let describe = describe(table, names);
     quote! {
         #schema_doc
         pub struct #schema;
@@ -70,8 +71,73 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
                 #on_inserted
 
                 #visit_column
+
+                #describe
             }
         };
+    }
+}
+
+/// A column's declared type as one string without whitespace: `Vec<u8>`,
+/// `::std::string::String`. `optional` is not part of it.
+pub fn type_string(column: &crate::model::Column) -> String {
+    column
+        .ty
+        .to_token_stream()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// `describe`: the declaration as a `SchemaDescription` (names without `r#`).
+fn describe(table: &Table, names: &Names) -> TokenStream {
+    let plain = &names.plain;
+    let autoincrement_column = match table.primary_key.generator {
+        Generator::AutoIncrement => table.single_key_column(),
+        Generator::Custom { .. } | Generator::None => None,
+    };
+    let columns = table.columns.iter().enumerate().map(|(i, column)| {
+        let name = &column.plain_name;
+        let ty = type_string(column);
+        let optional = column.optional;
+        let autoincrement = autoincrement_column == Some(i);
+        quote! {
+            ColumnDescription {
+                name: ::core::convert::From::from(#name),
+                ty: ::core::convert::From::from(#ty),
+                optional: #optional,
+                autoincrement: #autoincrement,
+            }
+        }
+    });
+    let key = table
+        .primary_key
+        .columns
+        .iter()
+        .map(|&i| &table.columns[i].plain_name);
+    let indexes = table.indexes.iter().map(|index| {
+        let name = &index.plain_name;
+        let column = &table.columns[index.column].plain_name;
+        let unique = index.unique;
+        quote! {
+            IndexDescription {
+                name: ::core::convert::From::from(#name),
+                columns: ::std::vec![::core::convert::From::from(#column)],
+                unique: #unique,
+            }
+        }
+    });
+    quote! {
+        fn describe() -> ::worktable::__private::SchemaDescription {
+            use ::worktable::__private::{ColumnDescription, IndexDescription, SchemaDescription};
+            SchemaDescription {
+                table: ::core::convert::From::from(#plain),
+                columns: ::std::vec![#(#columns),*],
+                primary_key: ::std::vec![#(::core::convert::From::from(#key)),*],
+                indexes: ::std::vec![#(#indexes),*],
+            }
+        }
     }
 }
 
