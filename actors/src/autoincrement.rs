@@ -127,7 +127,7 @@ where
     S: TableSchema,
     S::Generator: PrimaryKeyGenerator<S::Pk>,
 {
-    table.generator().try_next()
+    table.next_pk()
 }
 
 /// The infallible interface: once exhausted it keeps returning the type's maximum (a key

@@ -120,17 +120,13 @@ impl<S: TableSchema> Table<S> {
         self.inner.store.rows.primary()
     }
 
-    /// The table's key generator.
-    pub(crate) fn generator(&self) -> &S::Generator {
-        &self.inner.store.generator
-    }
-
-    /// A fresh primary key from the table's generator.
-    pub fn next_pk(&self) -> S::Pk
+    /// A fresh primary key from the table's generator, or `KeysExhausted` when an
+    /// `autoincrement` key type has no value left (the generated `get_next_pk()`).
+    pub fn next_pk(&self) -> Result<S::Pk, WorkTableError>
     where
         S::Generator: PrimaryKeyGenerator<S::Pk>,
     {
-        self.inner.store.generator.next()
+        self.inner.store.generator.try_next()
     }
 
     /// Page count and size.
