@@ -157,10 +157,10 @@ impl Drop for LogWriter {
     /// have been without the buffer): a directory dropped without a sync keeps what the
     /// OS keeps, as if every append had been written at once.
     fn drop(&mut self) {
-        if !self.pending.is_empty() {
-            if let Err(error) = self.file.append(&self.pending) {
-                tracing::warn!(file = %self.name, %error, "appended frames were not written at close");
-            }
+        if !self.pending.is_empty()
+            && let Err(error) = self.file.append(&self.pending)
+        {
+            tracing::warn!(file = %self.name, %error, "appended frames were not written at close");
         }
     }
 }

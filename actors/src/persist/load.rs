@@ -116,7 +116,7 @@ where
     drop(changes);
     // Linked in key order: the ordered structures then grow at their end, instead of
     // taking every key at a random place (the map's order).
-    let mut rows: Vec<(S::Pk, (Unpublished, S::Row))> = rows.into_iter().collect();
+    let mut rows: Vec<_> = rows.into_iter().collect();
     rows.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
     let count = rows.len();
     for (pk, (version, row)) in rows {
