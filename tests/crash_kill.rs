@@ -19,7 +19,13 @@
 //! Only lines complete when the child died count.
 //!
 //! The same directory goes on across rounds (the next child recovers what the previous
-//! one left and writes more); sometimes a round starts from a fresh directory.
+//! one left and writes more); sometimes a round starts from a fresh directory. Half the
+//! children use small log segments and a small checkpoint threshold, so segments roll and
+//! background checkpoints run too. After its check the parent closes the table with
+//! `shutdown` (a checkpoint) or by dropping it. A reopen that has not finished after two
+//! minutes fails the round as a hang; nothing else depends on timing.
+//!
+//! Run: `cargo test --test crash_kill` (add `-- --nocapture` to see the seed and counts).
 //!
 //! Environment: `WORKTABLE_CRASH_ROUNDS` sets the number of rounds (50 by default);
 //! `WORKTABLE_CRASH_SEED` sets the base seed (taken from the clock otherwise; every
