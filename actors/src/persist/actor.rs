@@ -82,26 +82,28 @@ impl Persister {
             .spawn(move || self.supervise(dir))
     }
 
-    /// Runs the actor, restarting it after a panic, until it stops or fails.
+    /// Runs the actor, restarting it after a panic, until it stops or fails. A panic
+    /// while reopening the directory for a restart counts as one more panic.
     fn supervise(self, dir: Dir) {
         let mut dir = Some(dir);
         let mut carried = Carried::default();
         let mut restarts = 0u32;
-        let mut restarted = false;
         let outcome = loop {
-            let Some(current) = dir.as_mut() else {
-                break Err(PersistError::PreviousError {
-                    first: "the directory could not be reopened".into(),
-                });
-            };
-            let mut actor = Actor {
-                persister: &self,
-                dir: current,
-                carried: &mut carried,
-                scan: None,
-                force_sync: restarted,
-            };
-            match catch_unwind(AssertUnwindSafe(|| actor.run())) {
+            let life = catch_unwind(AssertUnwindSafe(|| {
+                let current = match dir.as_mut() {
+                    Some(current) => current,
+                    None => dir.insert((self.reopen)()?),
+                };
+                let mut actor = Actor {
+                    persister: &self,
+                    dir: current,
+                    carried: &mut carried,
+                    scan: None,
+                    force_sync: restarts > 0,
+                };
+                actor.run()
+            }));
+            match life {
                 Ok(outcome) => break outcome,
                 Err(panic) => {
                     restarts += 1;
@@ -114,14 +116,9 @@ impl Persister {
                             ),
                         });
                     }
-                    // The old handle's state is unknown: drop it (releasing the lock) and
-                    // recover the directory from what is really there.
+                    // The old handle's state is unknown: drop it (releasing the lock); the
+                    // next life recovers the directory from what is really there.
                     dir = None;
-                    match (self.reopen)() {
-                        Ok(reopened) => dir = Some(reopened),
-                        Err(error) => break Err(error),
-                    }
-                    restarted = true;
                 }
             }
         };
@@ -154,6 +151,11 @@ impl Actor<'_> {
         let mut taken = LogBatch::default();
         // Whether a checkpoint completed after the stop was asked for.
         let mut stop_checkpointed = false;
+        if self.force_sync {
+            // A restart: what the old actor appended, and what it had taken, is made
+            // durable and reported before waiting for anything new.
+            self.log_round()?;
+        }
         loop {
             if self.carried.pending.is_empty() {
                 let requests = queue.take(&mut taken);
@@ -225,13 +227,15 @@ impl Actor<'_> {
                     None => Ok(()),
                 }
             })?;
-        self.carried.pending.clear();
-        self.carried.log_bytes += bytes;
         let durable = if std::mem::take(&mut self.force_sync) {
             self.dir.sync_all()?
         } else {
             self.dir.sync()?
         };
+        // Kept until the sync returned: an actor restarted after a panic in the sync
+        // appends whatever of it the reopened log does not hold.
+        self.carried.pending.clear();
+        self.carried.log_bytes += bytes;
         self.carried.requests.flush = false;
         self.persister.queue.report(|state| state.seq = durable);
         Ok(())
