@@ -123,12 +123,13 @@ impl LogWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let written = self.file.append(&self.pending);
-        // Written or not, the bytes are never offered again: after a failed write the
-        // file's end is unknown, and the failure is sticky.
-        self.pending.clear();
-        if self.pending.capacity() > PENDING_LIMIT * 2 {
-            self.pending = Vec::new();
+        // Written or not (even if the storage panics), the bytes are never offered again:
+        // after a failed write the file's end is unknown, and the failure is sticky.
+        let mut pending = std::mem::take(&mut self.pending);
+        let written = self.file.append(&pending);
+        pending.clear();
+        if pending.capacity() <= PENDING_LIMIT * 2 {
+            self.pending = pending;
         }
         sticky.io("append", &self.name, written)
     }
@@ -157,8 +158,9 @@ impl Drop for LogWriter {
     /// have been without the buffer): a directory dropped without a sync keeps what the
     /// OS keeps, as if every append had been written at once.
     fn drop(&mut self) {
-        if !self.pending.is_empty()
-            && let Err(error) = self.file.append(&self.pending)
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty()
+            && let Err(error) = self.file.append(&pending)
         {
             tracing::warn!(file = %self.name, %error, "appended frames were not written at close");
         }

@@ -56,7 +56,7 @@ pub(crate) struct Persister {
 /// A checkpoint whose scan runs on its own thread.
 struct Scan {
     /// The scanned writer comes back here.
-    done: mpsc::Receiver<Result<CheckpointWriter, PersistError>>,
+    done: mpsc::Receiver<Result<CheckpointWriter, ScanFailed>>,
     /// Checkpoint requests this checkpoint answers.
     answers: u64,
 }
@@ -118,11 +118,11 @@ impl Persister {
                     }
                     // The old handle's state is unknown: drop it (releasing the lock); the
                     // next life recovers the directory from what is really there.
-                    dir = None;
+                    drop_quietly(self.table, dir.take());
                 }
             }
         };
-        drop(dir);
+        drop_quietly(self.table, dir.take());
         if let Err(error) = outcome {
             let failure = PersistFailure::from(error);
             tracing::error!(table = self.table, error = %failure, "persistence failed; the table takes no more writes");
@@ -132,6 +132,21 @@ impl Persister {
         self.queue.report(|durable| durable.stopped = true);
         self.queue.release_writers();
     }
+}
+
+/// Drops a directory handle whose drop may reach a storage that panics: its unwritten
+/// frames are lost like any unsynced write, and the thread goes on.
+fn drop_quietly(table: &'static str, dir: Option<Dir>) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(dir))) {
+        let reason = panic_message(panic.as_ref());
+        tracing::error!(table, %reason, "closing the directory handle panicked");
+    }
+}
+
+/// How a checkpoint scan ended, if not with its writer.
+enum ScanFailed {
+    Error(PersistError),
+    Panic(String),
 }
 
 /// One life of the actor, between restarts.
@@ -157,11 +172,15 @@ impl Actor<'_> {
             self.log_round()?;
         }
         loop {
-            if self.carried.pending.is_empty() {
-                let requests = queue.take(&mut taken);
-                self.merge(requests);
-                self.carried.pending.take_all_from(&mut taken);
-            }
+            // Wait for work unless a carried request (from before a restart, say) needs
+            // acting on now.
+            let requests = if self.carried.pending.is_empty() && !self.must_act() {
+                queue.take(&mut taken)
+            } else {
+                queue.try_take(&mut taken)
+            };
+            self.merge(requests);
+            self.carried.pending.take_all_from(&mut taken);
             self.log_round()?;
             let stopping = self.carried.requests.stop;
             if std::mem::take(&mut self.carried.requests.scanned) {
@@ -191,6 +210,20 @@ impl Actor<'_> {
             self.log_round()?;
             return Ok(());
         }
+    }
+
+    /// Whether the requests held need handling before waiting for more work.
+    fn must_act(&self) -> bool {
+        let held = &self.carried.requests;
+        let scanning = self.scan.is_some();
+        held.flush
+            || held.scanned
+            || (held.checkpoint && !scanning)
+            || match held.stop {
+                None => false,
+                // A stop that checkpoints waits for a running scan to end.
+                Some(checkpoint) => !(checkpoint && scanning),
+            }
     }
 
     fn merge(&mut self, requests: Requests) {
@@ -249,7 +282,11 @@ impl Actor<'_> {
         let queue = Arc::clone(&self.persister.queue);
         let (done, scanned) = mpsc::channel();
         let scan = move || {
-            let outcome = source.scan(&mut writer).map(|()| writer);
+            let outcome = match catch_unwind(AssertUnwindSafe(|| source.scan(&mut writer))) {
+                Ok(Ok(())) => Ok(writer),
+                Ok(Err(error)) => Err(ScanFailed::Error(error)),
+                Err(panic) => Err(ScanFailed::Panic(panic_message(panic.as_ref()))),
+            };
             let _ = done.send(outcome);
             queue.request(|requests| requests.scanned = true);
         };
@@ -277,7 +314,16 @@ impl Actor<'_> {
             return Ok(());
         };
         let writer = match scan.done.recv() {
-            Ok(outcome) => outcome?,
+            Ok(Ok(writer)) => writer,
+            Ok(Err(ScanFailed::Error(error))) => return Err(error),
+            Ok(Err(ScanFailed::Panic(reason))) => {
+                // Handled like a panic of the actor itself: it is restarted, and the
+                // checkpoint taken again for whoever asked for it.
+                self.carried.requests.checkpoint = true;
+                std::panic::resume_unwind(Box::new(format!(
+                    "the checkpoint scan panicked: {reason}"
+                )));
+            }
             Err(_) => {
                 return Err(PersistError::PreviousError {
                     first: "the checkpoint scan ended without a result".into(),
