@@ -5,10 +5,11 @@
 //! the table for good with `WorkTableError::Persist`: later writes, `flush`,
 //! `checkpoint` and `shutdown` return it, and reads keep working.
 //!
-//! Three panics the supervisor does not recover from are kept as failing cases,
-//! `#[ignore]`d with the reason (`cargo test --test durable_restart -- --ignored` runs
-//! them; each fails after a 60 s hang guard): a panic at a log sync, a panic while the
-//! directory is reopened for the restart, and a panic in the checkpoint scan thread.
+//! Also a panic at a log sync (the restarted actor makes the old appends durable at
+//! once), a panic while the directory is reopened for the restart (counted like any
+//! panic), and a panic in the checkpoint scan thread (the actor is restarted and the
+//! checkpoint taken again). Each hung before it was fixed; a 60 s guard turns a hang
+//! into a failure.
 
 use std::io;
 use std::sync::Arc;
@@ -293,14 +294,10 @@ async fn panics_up_to_the_restart_limit_lose_nothing() {
     writes_survive(faults, "eight panics at log appends").await;
 }
 
-/// Library bug, kept as a failing case (minimal form of the next one): a panic at a
-/// log sync, after the frames were appended. `log_round` (`actors/src/persist/actor.rs`)
-/// clears `carried.pending` before it syncs, so the restarted actor has nothing pending,
-/// blocks in `LogQueue::take` for new work, and never makes the old appends durable nor
-/// reports them (its `force_sync` waits for a round): the `Sync` write that was waiting
-/// for that sync waits until some other write or `flush` comes, here forever.
+/// A panic at a log sync, after the frames were appended (minimal form of the next
+/// case): the restarted actor syncs and reports at once, without waiting for another
+/// write, so the `Sync` write waiting for that sync resolves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: after a panic at a log sync the restarted actor waits for new work; the Sync write hangs"]
 async fn a_sync_write_resolves_after_a_panic_at_its_log_sync() {
     let faults = Arc::new(Faults {
         panic_syncs: vec![1],
@@ -324,7 +321,6 @@ async fn a_sync_write_resolves_after_a_panic_at_its_log_sync() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: after a panic at a log sync the restarted actor waits for new work; Sync writes hang"]
 async fn a_panic_at_a_log_sync_restarts_the_actor_and_loses_nothing() {
     for n in [1, 2, 7] {
         let faults = Faults {
@@ -406,13 +402,10 @@ async fn more_panics_than_the_restart_limit_fail_the_table_and_reads_go_on() {
     assert_eq!(table.select(3), Some(account(0, 3)), "reads after shutdown");
 }
 
-/// Library bug, kept as a failing case: a panic while the supervisor reopens the
-/// directory after a first panic (here at the sync that recovery makes in
-/// `Recovery::finish`) is outside the supervisor's `catch_unwind` (`(self.reopen)()` in
-/// `actors/src/persist/actor.rs`): the persistence thread dies, the table neither
-/// restarts the actor nor fails, and every `Sync` write waits forever.
+/// A panic while the supervisor reopens the directory after a first panic (here at the
+/// sync that recovery makes in `Recovery::finish`) is one more panic: the actor is
+/// restarted again and nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: a panic during the restart's reopen kills the persistence thread; Sync writes hang"]
 async fn a_panic_while_the_actor_is_reopened_after_a_panic_loses_nothing() {
     let faults = Faults {
         panic_appends: vec![1],
@@ -424,14 +417,10 @@ async fn a_panic_while_the_actor_is_reopened_after_a_panic_loses_nothing() {
     writes_survive(faults, "panic at log append 1, then at the reopen's sync").await;
 }
 
-/// Library bug, kept as a failing case: a panic on the thread that scans a checkpoint
-/// (at a storage append of a full block of rows) is caught by nobody. The scan thread
-/// dies without sending its result or setting `requests.scanned`
-/// (`Actor::begin_checkpoint` in `actors/src/persist/actor.rs`), so the actor never
-/// finishes the checkpoint nor fails: `checkpoint()` waits forever (and so would a
-/// shutdown, which waits for the scan).
+/// A panic on the thread that scans a checkpoint (at a storage append of a full block
+/// of rows) is handed to the actor and handled as its own: the actor is restarted and
+/// the checkpoint taken again, so `checkpoint()` and `shutdown()` resolve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: a panic in the checkpoint scan thread leaves checkpoint() waiting forever"]
 async fn a_panic_in_the_checkpoint_scan_neither_hangs_nor_loses_rows() {
     let disk = MemoryStorage::new();
     let faults = Arc::new(Faults {
