@@ -240,7 +240,9 @@ impl Dir {
 
     /// Starts a checkpoint at sequence number `seq`: the caller noted `seq` as the last
     /// committed operation and will push every live row as it is now or later (a fuzzy
-    /// scan), in primary-key order. Writers may keep appending meanwhile.
+    /// scan), in primary-key order. Writers may keep appending meanwhile. A segment
+    /// holding frames is closed first (and a new one started), so the checkpoint, once
+    /// finished, covers it and it is removed.
     pub fn begin_checkpoint(&mut self, seq: u64) -> Result<CheckpointWriter, PersistError> {
         self.sticky.check()?;
         if seq < self.checkpoint_seq() {
@@ -248,6 +250,12 @@ impl Dir {
                 seq,
                 current: self.checkpoint_seq(),
             });
+        }
+        // The segment being written is closed, so that once this checkpoint is in place
+        // every segment before the next one holds only operations it covers and is
+        // removed: the directory then holds the checkpoint and the log after it.
+        if self.log.len > FILE_HEADER_LEN as u64 {
+            self.roll_over()?;
         }
         let number = self.next_file_number();
         CheckpointWriter::create(
