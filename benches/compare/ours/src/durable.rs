@@ -97,19 +97,19 @@ pub fn run(names: &Arc<Vec<String>>) {
 
     // The floor and one writer's latency, in one directory.
     let dir = temp_dir();
-    fdatasync_floor(dir.path(), LATENCY_OPS);
+    fdatasync_floor(dir.path());
     let table = rts
         .multi()
         .block_on(open(&dir.path().join("table"), Durability::Sync, true));
     let (t, nm) = (table.clone(), names.clone());
     let (_, samples) = timed_task(rts.multi(), async move {
-        latencies(LATENCY_OPS, async move |i| {
+        latencies(async move |i| {
             t.insert(row(&t, &nm, i)).await.expect("insert");
         })
         .await
     });
     report_latency("sync_insert_latency", &samples);
-    check(&table, "sync_insert_latency", LATENCY_OPS);
+    check(&table, "sync_insert_latency", samples.len() as u64);
     rts.multi().block_on(table.shutdown()).expect("shutdown");
     drop(dir);
 
@@ -295,12 +295,13 @@ fn reopen_and_checkpoint(rts: &Runtimes, names: &Arc<Vec<String>>, m: u64) {
     // One writer's latency with nothing else running, then while a checkpoint runs.
     let (t, nm) = (table.clone(), names.clone());
     let (_, idle) = timed_task(rts.multi(), async move {
-        latencies(LATENCY_OPS, async move |i| {
+        latencies(async move |i| {
             t.insert(row(&t, &nm, m + i)).await.expect("insert");
         })
         .await
     });
     report_latency("insert_latency_idle", &idle);
+    let idle_count = idle.len() as u64;
     let (t, nm) = (table.clone(), names.clone());
     let (_, (during, took)) = timed_task(rts.multi(), async move {
         let c = t.clone();
@@ -310,7 +311,7 @@ fn reopen_and_checkpoint(rts: &Runtimes, names: &Arc<Vec<String>>, m: u64) {
             start.elapsed()
         });
         let mut samples: Vec<Duration> = Vec::new();
-        let mut i = m + LATENCY_OPS;
+        let mut i = m + idle_count;
         while !checkpoint.is_finished() {
             let start = Instant::now();
             t.insert(row(&t, &nm, i)).await.expect("insert");
@@ -327,7 +328,7 @@ fn reopen_and_checkpoint(rts: &Runtimes, names: &Arc<Vec<String>>, m: u64) {
     let rows = table.select_all().execute().expect("select_all");
     let live = rows.len() as u64;
     assert_eq!(live, table.count() as u64);
-    assert_eq!(live, m + LATENCY_OPS + during.len() as u64);
+    assert_eq!(live, m + idle.len() as u64 + during.len() as u64);
     let encoded: u64 = rows
         .iter()
         .map(|r| {

@@ -552,8 +552,21 @@ pub fn delete_order(n: u64) -> Vec<u64> {
 // ---------------------------------------------------------------------------------------
 // The durable comparison (`--durable`; see the README's "The durable comparison").
 
-/// Inserts timed one by one in the single-writer latency measures.
+/// A single-writer latency measure times writes one by one until it has `LATENCY_OPS`, or
+/// until `LATENCY_BUDGET` has passed and it has at least `LATENCY_MIN`, so a slow disk
+/// (fsyncs of several ms are not rare on a shared machine) does not stretch a run to
+/// minutes.
 pub const LATENCY_OPS: u64 = 5_000;
+/// See [`LATENCY_OPS`].
+pub const LATENCY_BUDGET: Duration = Duration::from_secs(2);
+/// See [`LATENCY_OPS`].
+pub const LATENCY_MIN: u64 = 100;
+
+/// Whether a latency measure that has taken `samples` samples since `start` stops.
+fn latency_done(samples: usize, start: Instant) -> bool {
+    samples as u64 >= LATENCY_OPS
+        || (samples as u64 >= LATENCY_MIN && start.elapsed() >= LATENCY_BUDGET)
+}
 /// Bytes of one append of the fdatasync floor.
 pub const FLOOR_BYTES: usize = 256;
 
@@ -609,10 +622,10 @@ pub fn stat(name: &str, value: f64) {
     println!("stat={name} value={value:.1}");
 }
 
-/// The floor of a durable write on this disk: `n` times, append `FLOOR_BYTES` bytes to one
-/// file in `dir` with one `write` and `fdatasync` it (`File::sync_data`), each timed;
-/// reported as `fdatasync_256`, the median.
-pub fn fdatasync_floor(dir: &std::path::Path, n: u64) {
+/// The floor of a durable write on this disk: append `FLOOR_BYTES` bytes to one file in
+/// `dir` with one `write` and `fdatasync` it (`File::sync_data`), each timed, as many times
+/// as a latency measure; reported as `fdatasync_256`, the median.
+pub fn fdatasync_floor(dir: &std::path::Path) {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -621,14 +634,10 @@ pub fn fdatasync_floor(dir: &std::path::Path, n: u64) {
         .expect("the floor file");
     file.sync_all().expect("fsync of the new floor file");
     let block = [0x5a_u8; FLOOR_BYTES];
-    let samples: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            file.write_all(&block).expect("append");
-            file.sync_data().expect("fdatasync");
-            start.elapsed()
-        })
-        .collect();
+    let samples = latencies_sync(|_| {
+        file.write_all(&block).expect("append");
+        file.sync_data().expect("fdatasync");
+    });
     report_latency("fdatasync_256", &samples);
 }
 
@@ -648,27 +657,29 @@ pub fn dir_bytes(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// Times `n` single-row writes issued one after another by one writer: `write(i)` performs
-/// write `i` and resolves when it is acknowledged. Returns each write's latency.
-pub async fn latencies(n: u64, mut write: impl AsyncFnMut(u64)) -> Vec<Duration> {
-    let mut samples = Vec::with_capacity(n as usize);
-    for i in 0..n {
+/// Times single-row writes issued one after another by one writer, `write(0)`,
+/// `write(1)`, … (`write(i)` performs write `i` and resolves when it is acknowledged), as
+/// many as [`LATENCY_OPS`] and [`LATENCY_BUDGET`] allow. Returns each write's latency: as
+/// many as writes were made.
+pub async fn latencies(mut write: impl AsyncFnMut(u64)) -> Vec<Duration> {
+    let (all, mut samples) = (Instant::now(), Vec::with_capacity(LATENCY_OPS as usize));
+    while !latency_done(samples.len(), all) {
         let start = Instant::now();
-        write(i).await;
+        write(samples.len() as u64).await;
         samples.push(start.elapsed());
     }
     samples
 }
 
 /// [`latencies`] for a sync system.
-pub fn latencies_sync(n: u64, mut write: impl FnMut(u64)) -> Vec<Duration> {
-    (0..n)
-        .map(|i| {
-            let start = Instant::now();
-            write(i);
-            start.elapsed()
-        })
-        .collect()
+pub fn latencies_sync(mut write: impl FnMut(u64)) -> Vec<Duration> {
+    let (all, mut samples) = (Instant::now(), Vec::with_capacity(LATENCY_OPS as usize));
+    while !latency_done(samples.len(), all) {
+        let start = Instant::now();
+        write(samples.len() as u64);
+        samples.push(start.elapsed());
+    }
+    samples
 }
 
 /// A fixed-seed permutation of `0..n`.
