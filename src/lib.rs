@@ -41,9 +41,9 @@
 /// your own column types, so your `Cargo.toml` needs only `worktable`.
 pub use rkyv;
 pub use worktable_actors::{
-    AutoIncrement, ColumnArg, Operation, OperationKind, Order, PrimaryKeyGenerator, SelectQuery,
-    Subscription, SubscriptionError, Table, TableConfig, TablePrimaryKey, TotalOrder,
-    WorkTableError,
+    AutoIncrement, ColumnArg, Durability, Operation, OperationKind, Order, PersistConfig,
+    PersistError, PersistFailure, PrimaryKeyGenerator, SelectQuery, Subscription,
+    SubscriptionError, Table, TableConfig, TablePrimaryKey, TotalOrder, WorkTableError,
 };
 pub use worktable_codegen::worktable;
 pub use worktable_pages::{DEFAULT_PAGE_SIZE, StorageStats};
@@ -52,8 +52,20 @@ pub use worktable_pages::{DEFAULT_PAGE_SIZE, StorageStats};
 pub mod prelude {
     pub use crate::worktable;
     pub use worktable_actors::{
-        ColumnArg, Operation, OperationKind, Order, PrimaryKeyGenerator, SelectQuery, Subscription,
-        SubscriptionError, TableConfig, TablePrimaryKey, WorkTableError,
+        ColumnArg, Durability, Operation, OperationKind, Order, PersistConfig, PersistError,
+        PrimaryKeyGenerator, SelectQuery, Subscription, SubscriptionError, TableConfig,
+        TablePrimaryKey, WorkTableError,
+    };
+}
+
+/// What durable tables (`persist: true`) are stored through: the storage trait, the real
+/// file system, an in-memory disk for tests (it can simulate crashes and failing calls),
+/// and the errors a directory reports.
+pub mod persist {
+    pub use worktable_actors::{Durability, PersistConfig, PersistFailure};
+    pub use worktable_persistence::{
+        Corruption, CrashMode, FsStorage, MemoryStorage, PersistError, SchemaDifference, Storage,
+        StorageFile, StorageLock,
     };
 }
 

@@ -232,7 +232,10 @@ fn an_added_column_is_named() {
     assert_eq!(given.columns[4], column("extra", "bool", false, false));
     assert_eq!(
         differences_from_base(given),
-        ["number of columns: stored `4`, given `5`"]
+        [
+            "columns: stored `id: u64, test: i64, another: u64, exchange: String`, \
+             given `id: u64, test: i64, another: u64, exchange: String, extra: bool`"
+        ]
     );
 }
 

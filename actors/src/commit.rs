@@ -15,6 +15,7 @@ use worktable_persistence::{Operation, OperationKind};
 use crate::combine::Handler;
 use crate::feed::FeedPublisher;
 use crate::ops::{Commit, CommitMsg, Prepared, Reply, Staged, WriteKind};
+use crate::persist::LogSink;
 use crate::schema::PRIMARY_KEY_INDEX;
 use crate::store::{RowCommitter, Store};
 use crate::{TableSchema, WorkTableError};
@@ -27,6 +28,8 @@ pub(crate) struct CommitPoint<S: TableSchema> {
     /// The sequence number of the last committed operation.
     seq: u64,
     feed: FeedPublisher<S::Pk, S::Row>,
+    /// Where committed operations go to be logged, for a durable table.
+    log: Option<LogSink<S>>,
 }
 
 impl<S: TableSchema> Handler for CommitPoint<S> {
@@ -50,10 +53,14 @@ impl<S: TableSchema> Handler for CommitPoint<S> {
                     self.store.advance(shard, batch);
                 }
                 CommitMsg::Group { rows, reply } => {
-                    let _ = reply.send(self.apply_group(rows));
+                    let outcome = self.apply_group(rows);
+                    self.seal();
+                    let _ = reply.send(outcome);
                 }
                 CommitMsg::Inserts { rows, reply } => {
-                    let _ = reply.send(self.apply_inserts(rows));
+                    let outcome = self.apply_inserts(rows);
+                    self.seal();
+                    let _ = reply.send(outcome);
                 }
             }
         }
@@ -65,13 +72,47 @@ impl<S: TableSchema> Handler for CommitPoint<S> {
 }
 
 impl<S: TableSchema> CommitPoint<S> {
-    /// The commit point of `store`, numbering from the first operation.
-    pub(crate) fn new(store: Arc<Store<S>>, committer: RowCommitter<S>) -> Self {
+    /// The commit point of `store`, numbering operations after `seq` (the last one
+    /// recovered from disk, or 0), logging them to `log` for a durable table.
+    pub(crate) fn new(
+        store: Arc<Store<S>>,
+        committer: RowCommitter<S>,
+        seq: u64,
+        log: Option<LogSink<S>>,
+    ) -> Self {
         CommitPoint {
             store,
             committer,
-            seq: 0,
+            seq,
             feed: FeedPublisher::new(),
+            log,
+        }
+    }
+
+    /// The sequence number of the last committed operation. Read through the actor's
+    /// state, so no commit is half done: every operation up to it is logged.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Hands the records of the operations committed so far to the log queue, as one
+    /// group: before any of their callers is answered.
+    fn seal(&mut self) {
+        if let Some(log) = &mut self.log {
+            log.seal();
+        }
+    }
+
+    /// Answers a single-row write, after logging what it committed.
+    fn answer(&mut self, reply: Reply<S>, pk: S::Pk) {
+        self.seal();
+        let _ = reply.send(Ok(pk));
+    }
+
+    /// Keeps the bytes of `version` for the log record of the write being committed.
+    fn hold_row(&mut self, version: &Unpublished) {
+        if let Some(log) = &mut self.log {
+            log.hold_row(&self.store.rows, version);
         }
     }
 
@@ -135,6 +176,7 @@ impl<S: TableSchema> CommitPoint<S> {
     }
 
     fn insert(&mut self, pk: S::Pk, row: S::Row, version: Unpublished, reply: Reply<S>) {
+        self.hold_row(&version);
         let store = &*self.store;
         let guard = Guard::new();
         // Secondary entries first and the primary key last (and the reverse on delete):
@@ -147,7 +189,7 @@ impl<S: TableSchema> CommitPoint<S> {
         }
         S::on_inserted(&store.generator, &pk);
         self.publish(OperationKind::Insert, pk.clone(), Some(row));
-        let _ = reply.send(Ok(pk));
+        self.answer(reply, pk);
     }
 
     /// Replaces the current version `old` of `pk` with `version`.
@@ -160,6 +202,7 @@ impl<S: TableSchema> CommitPoint<S> {
         reply: Reply<S>,
         guard: &Guard,
     ) {
+        self.hold_row(&version);
         let store = &*self.store;
         let old = (old_link, &old_row);
         if let Err(error) = self
@@ -169,7 +212,7 @@ impl<S: TableSchema> CommitPoint<S> {
             return self.refuse(&pk, reply, Self::refusal(error));
         }
         self.publish(OperationKind::Update, pk.clone(), Some(row));
-        let _ = reply.send(Ok(pk));
+        self.answer(reply, pk);
     }
 
     fn delete(&mut self, pk: S::Pk, base: Option<Link>, reply: Reply<S>) {
@@ -186,7 +229,7 @@ impl<S: TableSchema> CommitPoint<S> {
             return self.refuse(&pk, reply, Self::refusal(error));
         }
         self.publish(OperationKind::Delete, pk.clone(), None);
-        let _ = reply.send(Ok(pk));
+        self.answer(reply, pk);
     }
 
     /// The answer to a write the committer refused: a taken unique value is the caller's
@@ -255,6 +298,7 @@ impl<S: TableSchema> CommitPoint<S> {
             leaving.push(left);
         }
         for ((row, old), left) in rows.into_iter().zip(&olds).zip(leaving) {
+            self.hold_row(&row.version);
             self.committer
                 .enter(
                     &store.rows,
@@ -304,6 +348,7 @@ impl<S: TableSchema> CommitPoint<S> {
         }
         drop(changes);
         for row in rows {
+            self.hold_row(&row.version);
             if let Err(error) = self
                 .committer
                 .link_new(&store.rows, &row.pk, &row.row, row.version)
@@ -319,6 +364,9 @@ impl<S: TableSchema> CommitPoint<S> {
     /// Numbers a committed operation and hands it to the change feed.
     fn publish(&mut self, kind: OperationKind, pk: S::Pk, row: Option<S::Row>) {
         self.seq += 1;
+        if let Some(log) = &mut self.log {
+            log.record(self.seq, kind, &pk);
+        }
         if self.feed.is_listened() {
             self.feed.publish(Operation {
                 seq: self.seq,

@@ -81,6 +81,16 @@ pub enum WorkTableError {
         /// The key's integer type, e.g. `u8`.
         key_type: &'static str,
     },
+    /// The table's directory could not be opened or recovered, or persistence failed:
+    /// an I/O error (sticky: every later write, `flush`, `checkpoint` and `shutdown`
+    /// reports it; reads keep working), a directory locked by another open table, a
+    /// schema that differs from the stored one, or a corrupt file (named, with the
+    /// offset). Match on the [`PersistError`](worktable_persistence::PersistError) inside.
+    #[error("persistence: {0}")]
+    Persist(crate::persist::PersistFailure),
+    /// `checkpoint()` was called on a table that is not durable.
+    #[error("the table is not durable: it was not opened from a directory")]
+    NotDurable,
 }
 
 impl From<PageError> for WorkTableError {

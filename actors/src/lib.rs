@@ -61,6 +61,7 @@ mod error;
 mod feed;
 mod handle;
 mod ops;
+mod persist;
 mod reply;
 mod schema;
 mod select;
@@ -78,9 +79,10 @@ pub use edit::{RowCondition, RowEdit, SharedRowEdit};
 pub use error::WorkTableError;
 pub use feed::{Subscription, SubscriptionError};
 pub use handle::Table;
+pub use persist::{Durability, PersistConfig, PersistFailure};
 pub use schema::{
     PRIMARY_KEY_INDEX, PrimaryKeyGenerator, TableColumn, TablePrimaryKey, TableSchema,
 };
 pub use select::{ColumnArg, Order, SelectQuery};
 pub use storable::StorableColumn;
-pub use worktable_persistence::{Operation, OperationKind};
+pub use worktable_persistence::{Operation, OperationKind, PersistError};

@@ -90,11 +90,9 @@ impl<S: TableSchema> Shard<S> {
         id: u16,
         store: Arc<Store<S>>,
         commit: Arc<Combiner<CommitPoint<S>>>,
-    ) -> Result<Self, WorkTableError> {
-        let writer = store.rows.page_writer(id).ok_or_else(|| {
-            WorkTableError::Config(format!("the pages have no shard {id}, or it has a writer"))
-        })?;
-        Ok(Shard {
+        writer: PageWriter<S::Row>,
+    ) -> Self {
+        Shard {
             id,
             store,
             writer,
@@ -102,7 +100,7 @@ impl<S: TableSchema> Shard<S> {
             sent: 0,
             unsent: Vec::new(),
             reserved: HashMap::default(),
-        })
+        }
     }
 
     /// Sends what is staged and waits until every batch this shard sent is applied, so

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use worktable_pages::{Committer, Guard, Link, RowStore};
+use worktable_pages::{Committer, Guard, Link, PageWriter, RowStore};
 
 use crate::feed::FeedRegistry;
 use crate::{TableConfig, TableSchema, WorkTableError};
@@ -39,6 +39,20 @@ impl<S: TableSchema> Store<S> {
             multi_row: tokio::sync::Mutex::new(()),
         };
         Ok((store, committer))
+    }
+
+    /// The page writer of every shard, in shard order: each exists once, so this is
+    /// called once, by whoever builds the shards.
+    pub(crate) fn page_writers(&self) -> Result<Vec<PageWriter<S::Row>>, WorkTableError> {
+        (0..self.shards)
+            .map(|id| {
+                self.rows.page_writer(id).ok_or_else(|| {
+                    WorkTableError::Config(format!(
+                        "the pages have no shard {id}, or it has a writer"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// The number of the last batch of shard `shard` the commit point has applied.

@@ -136,7 +136,7 @@ impl SectionValue {
                 .map_err(|e| expected(&e, "the table name, e.g. `name: Orders`"))
                 .map(SectionValue::Name),
             "persist" => Parser::parse2(LitBool::parse, tokens)
-                .map_err(|e| expected(&e, "`false` (persistence is not available yet)"))
+                .map_err(|e| expected(&e, "`true` (kept on disk) or `false` (memory only)"))
                 .map(SectionValue::Persist),
             "columns" => Parser::parse2(Braced::parse, tokens).map(SectionValue::Columns),
             "indexes" => Parser::parse2(Braced::parse, tokens).map(SectionValue::Indexes),

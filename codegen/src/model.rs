@@ -21,6 +21,8 @@ pub struct Table {
     pub queries: Vec<Query>,
     /// The `config` section; `None` fields keep the runtime's defaults.
     pub config: Config,
+    /// `persist: true`: the table is opened from a directory and logs its writes.
+    pub persist: bool,
 }
 
 /// One column.

@@ -94,6 +94,53 @@ impl<R: RowFormat> DataPages<R> {
         }
     }
 
+    /// The encoded bytes of the row version at `link`: exactly the bytes its writer wrote
+    /// (`link`'s length of them).
+    ///
+    /// # Safety
+    ///
+    /// `link` addresses a version written in these pages whose slot is neither reclaimed
+    /// nor rewritten while the returned slice lives, and whose write happened-before this
+    /// call. That holds when the link was found in an index of the
+    /// [`RowStore`](crate::RowStore) of these pages while a guard was pinned, and the slice
+    /// does not outlive that guard (a version leaves every index before it is retired, and
+    /// a retired slot is reused only after the guards pinned at retirement are gone), or
+    /// when the link is that of an [`Unpublished`](crate::Unpublished) token of these pages
+    /// and the slice does not outlive the token (the token owns its slot). The caller
+    /// bounds the slice's lifetime accordingly. Bounds and alignment are checked here.
+    pub(crate) unsafe fn bytes(&self, link: Link) -> Result<&[u8], PageError> {
+        let page = self
+            .pages
+            .get(link.page_id as usize)
+            .ok_or(PageError::BadLink(link))?;
+        if link.offset % crate::ROW_ALIGN != 0 {
+            return Err(PageError::BadLink(link));
+        }
+        // SAFETY: by the caller's contract the bytes at `link` were written before this
+        // call (before the index entry was published, which the reader synchronized with
+        // through the index, or by the writer that handed the token over), and the slot is
+        // not rewritten while the slice lives: a published version is immutable and its
+        // slot is reused only after the caller's guard is gone, and a token's slot is free
+        // for reuse only once the token is gone.
+        unsafe { page.read(link.offset, link.length) }.ok_or(PageError::BadLink(link))
+    }
+
+    /// Decodes the row version at `link` from its bytes, `bytes` of [`DataPages::bytes`].
+    ///
+    /// # Safety
+    ///
+    /// `bytes` were returned by [`DataPages::bytes`] for `link` under its contract, and the
+    /// slot has not been reclaimed since.
+    pub(crate) unsafe fn decode(&self, link: Link, bytes: &[u8]) -> Result<R, PageError> {
+        // SAFETY: the bytes are an encoding of `R` written by a `PageWriter` of these pages
+        // (pages only hold encodings of `R`: made by `write_row`, or validated as one by
+        // `write_checked`, and `DataPages::bytes` read them at a link of these pages), the
+        // page is 16-byte aligned and `bytes` checked the offset is a multiple of 16, which
+        // is enough for `R`'s archive (`RowFormat` refuses, at compile time, a row whose
+        // archive needs more), and they are immutable while read.
+        unsafe { R::decode(bytes) }.map_err(|_| PageError::BadLink(link))
+    }
+
     /// Decodes the row version at `link`.
     ///
     /// # Safety
@@ -106,26 +153,11 @@ impl<R: RowFormat> DataPages<R> {
     /// checked here; what the bytes are is not.
     pub(crate) unsafe fn read(&self, link: Link, guard: &Guard) -> Result<R, PageError> {
         let _ = guard;
-        let page = self
-            .pages
-            .get(link.page_id as usize)
-            .ok_or(PageError::BadLink(link))?;
-        if link.offset % crate::ROW_ALIGN != 0 {
-            return Err(PageError::BadLink(link));
-        }
-        // SAFETY: by the caller's contract the link addresses a published version: its
-        // bytes were written before the index entry was published (and the reader
-        // synchronized with that publication through the index), and the version is
-        // immutable. The guard pinned before the index lookup keeps the slot from being
-        // reclaimed and rewritten until it is dropped, which is after this borrow ends.
-        let bytes =
-            unsafe { page.read(link.offset, link.length) }.ok_or(PageError::BadLink(link))?;
-        // SAFETY: the bytes are an encoding of `R` made by `PageWriter::write_row` for
-        // these pages (pages only hold encodings of `R`, and the link is of these pages by
-        // the caller's contract), the page is 16-byte aligned and the offset is a multiple
-        // of 16 (checked above), which is enough for `R`'s archive (`RowFormat` refuses, at
-        // compile time, a row whose archive needs more), and they are immutable while read.
-        unsafe { R::decode(bytes) }.map_err(|_| PageError::BadLink(link))
+        // SAFETY: the caller's contract is that of `bytes`, and the slice is dropped
+        // before this returns, while `guard` (or the caller's token) still holds the slot.
+        let bytes = unsafe { self.bytes(link) }?;
+        // SAFETY: `bytes` was just read at `link` under its contract.
+        unsafe { self.decode(link, bytes) }
     }
 
     /// Appends a new page owned by shard `owner` and returns its id.

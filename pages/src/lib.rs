@@ -38,7 +38,14 @@
 //!   version is decoded without validation. A row type whose archive needs an alignment
 //!   above [`ROW_ALIGN`] is a compile error (see [`RowFormat`]). Bytes from anywhere else
 //!   (a file) are decoded only through [`CheckedRowFormat::decode_checked`], which
-//!   validates them first.
+//!   validates them first, and are written into a page only through
+//!   [`PageWriter::write_checked`], which validates them the same way and then copies
+//!   them into a slot as they are: rkyv archives are position-independent and slots are
+//!   [`ROW_ALIGN`]-aligned, so they are an encoding of the row type there too.
+//!   `CheckedRowFormat` is sealed, so that validation is always rkyv's for the row's own
+//!   encoding. A version's bytes can be read back without decoding
+//!   ([`RowStore::version_bytes`] for a token, [`RowStore::row_bytes`] for a key), to be
+//!   copied into a log or a checkpoint; neither reads at a link of the caller's choosing.
 //!
 //! This crate knows nothing about actors or tokio.
 

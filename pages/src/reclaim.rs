@@ -83,7 +83,10 @@ impl ReclaimQueues {
 
 /// A row version written into a page and not yet reachable from any index.
 ///
-/// Only [`PageWriter::write_row`](crate::PageWriter::write_row) makes one. Dropping it
+/// Only [`PageWriter::write_row`](crate::PageWriter::write_row) and
+/// [`PageWriter::write_checked`](crate::PageWriter::write_checked) make one, for the slot
+/// they have just written; [`RowStore::version_bytes`](crate::RowStore::version_bytes)
+/// reads that slot's bytes while the token lives. Dropping it
 /// gives the slot back to its writer at once (no reader can hold it), so a write that is
 /// refused or abandoned anywhere on its way leaks no space. Outside this crate it can only
 /// be carried and dropped: a [`Committer`](crate::Committer) consumes it when the version

@@ -31,8 +31,11 @@ pub trait RowFormat: Sized + Send + Sync + 'static {
     ///
     /// # Safety
     ///
-    /// `bytes` must be exactly the output of `encode` for `Self`, located at an address
-    /// aligned to [`ROW_ALIGN`](crate::ROW_ALIGN), and must not change while this runs.
+    /// `bytes` must be exactly the output of `encode` for `Self` (or, when `Self` is a
+    /// [`CheckedRowFormat`], whose encoding is rkyv's, bytes that
+    /// [`CheckedRowFormat::decode_checked`] accepted from an address aligned to
+    /// [`ROW_ALIGN`](crate::ROW_ALIGN)), located at an address aligned to
+    /// [`ROW_ALIGN`](crate::ROW_ALIGN), and must not change while this runs.
     unsafe fn decode(bytes: &[u8]) -> Result<Self, rancor::Error>;
 }
 
@@ -63,7 +66,12 @@ where
 /// Implemented for every row format whose archive rkyv can validate (`CheckBytes`, which
 /// rkyv's derives implement: the workspace enables rkyv's `bytecheck` feature). The rows
 /// and primary keys the `worktable!` macro generates are such types.
-pub trait CheckedRowFormat: RowFormat {
+///
+/// The trait is sealed: its one implementation is this crate's, for types whose
+/// [`RowFormat`] is the rkyv one above, so that bytes it accepts are bytes
+/// [`RowFormat::decode`] may read. [`PageWriter::write_checked`](crate::PageWriter::write_checked)
+/// relies on it to write validated bytes into a page.
+pub trait CheckedRowFormat: RowFormat + sealed::RkyvChecked {
     /// Decodes a value from `bytes` after validating them with rkyv's checked access.
     ///
     /// Any bytes are accepted: bytes that are not an encoding of `Self` (truncated,
@@ -73,9 +81,28 @@ pub trait CheckedRowFormat: RowFormat {
     fn decode_checked(bytes: &[u8]) -> Result<Self, PageError>;
 }
 
+mod sealed {
+    /// Types whose [`RowFormat`](super::RowFormat) is the rkyv implementation of this
+    /// module and whose archive rkyv validates: the only types that are
+    /// [`CheckedRowFormat`](super::CheckedRowFormat). Not nameable outside this crate, so no
+    /// other crate implements `CheckedRowFormat` with a check of its own.
+    pub trait RkyvChecked {}
+}
+
+/// The bounds of the `RowFormat` implementation, so that the one below applies only to
+/// types that have it, and `CheckedRowFormat`'s validation is that of their encoding.
+impl<T> sealed::RkyvChecked for T
+where
+    T: Archive + Send + Sync + 'static,
+    T: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, rancor::Error>>,
+    T::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
+        + Deserialize<T, HighDeserializer<rancor::Error>>,
+{
+}
+
 impl<T> CheckedRowFormat for T
 where
-    T: RowFormat + Archive,
+    T: RowFormat + sealed::RkyvChecked + Archive,
     T::Archived: for<'a> CheckBytes<HighValidator<'a, rancor::Error>>
         + Deserialize<T, HighDeserializer<rancor::Error>>,
 {

@@ -11,7 +11,7 @@ use crate::data_pages::next_id;
 use crate::index::{
     IndexKey, IndexSet, IndexVisitor, NonUniqueIndex, PrimaryIndex, RowKeys, UniqueIndex,
 };
-use crate::{DataPages, Link, PageError, PageWriter, RowFormat, StorageStats};
+use crate::{DataPages, Link, PageError, PageWriter, RowFormat, StorageStats, Unpublished};
 
 /// Pages of rows of type `R`, the primary index over their keys `Pk`, and the secondary
 /// indexes `Ix`.
@@ -108,10 +108,59 @@ impl<R: RowFormat, Pk: IndexKey, Ix: IndexSet<R, Pk>> RowStore<R, Pk, Ix> {
 
     /// The current version of the row with `pk`, and its link.
     pub fn current(&self, pk: &Pk, guard: &Guard) -> Option<(Link, R)> {
+        self.find_current(pk, guard)
+            .map(|(link, _, row)| (link, row))
+    }
+
+    /// The encoded bytes of the current version of the row with `pk`: what
+    /// [`RowStore::get`] would decode, exactly as its [`PageWriter`] wrote them. They stay
+    /// valid, unchanged, while `guard` is pinned: a version replaced or deleted after the
+    /// guard was pinned keeps its slot until the guard is dropped, and the slice borrows
+    /// the guard.
+    ///
+    /// For a checkpoint, which copies every row's bytes (walking
+    /// [`PrimaryIndex::keys_in`]) without encoding them again. The row is still decoded
+    /// once here, to confirm by its key that it is `pk`'s (the primary index stores no
+    /// keys, see `index/row_map.rs`).
+    pub fn row_bytes<'a>(&'a self, pk: &Pk, guard: &'a Guard) -> Option<&'a [u8]> {
+        self.find_current(pk, guard).map(|(_, bytes, _)| bytes)
+    }
+
+    /// The encoded bytes of `version`, a written and not yet published version of this
+    /// store's pages: exactly the bytes [`PageWriter::write_row`] encoded (or
+    /// [`PageWriter::write_checked`] was given), as many as the version's length. `None`
+    /// when the version belongs to other pages (another store's).
+    ///
+    /// For the commit point, which copies a version into the log before publishing it,
+    /// without encoding the row again. The slice borrows the token: while the token
+    /// lives, no writer reuses its slot and no reader can reach it, so the bytes cannot
+    /// change; they can be read before the token is committed, not after.
+    pub fn version_bytes<'a>(&'a self, version: &'a Unpublished) -> Option<&'a [u8]> {
+        if version.pages() != self.pages.id() {
+            return None;
+        }
+        // SAFETY: `version` is a token of these pages (checked above), made by a writer
+        // of these pages for the slot it had just written; the bytes were written before
+        // the token existed, so before the caller could hold it. The token owns its slot:
+        // the slot goes back to its writer only when the token is dropped or consumed by
+        // publication, neither of which can happen while the returned slice, which
+        // borrows the token, lives; until then no writer writes it and no index leads to
+        // it.
+        unsafe { self.pages.bytes(version.link()) }.ok()
+    }
+
+    /// The current version of the row with `pk`: its link, its bytes and the row they
+    /// decode to. The bytes live as long as `guard` is pinned.
+    fn find_current<'a>(&'a self, pk: &Pk, guard: &'a Guard) -> Option<(Link, &'a [u8], R)> {
         self.primary.find(pk, guard, |link| {
-            // SAFETY: found in this store's primary index under `guard`.
-            let row = unsafe { self.pages.read(link, guard) }.ok()?;
-            ((self.key_of)(&row) == *pk).then_some((link, row))
+            // SAFETY: `link` was found in this store's primary index under `guard` (the
+            // index loads it through its cell's sequence lock, so it is a whole link the
+            // committer published), and the slice is bounded by `guard`'s borrow: the
+            // version's slot is not reused while `guard` is pinned.
+            let bytes = unsafe { self.pages.bytes(link) }.ok()?;
+            // SAFETY: `bytes` was just read at `link` under the contract of `bytes`.
+            let row = unsafe { self.pages.decode(link, bytes) }.ok()?;
+            ((self.key_of)(&row) == *pk).then_some((link, bytes, row))
         })
     }
 
@@ -353,6 +402,8 @@ mod tests {
 
     use super::*;
     use crate::{CommitError, Unpublished};
+
+    mod bytes;
 
     /// `(key, unique value, name)`.
     type Row = (u64, u64, String);

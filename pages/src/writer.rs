@@ -7,7 +7,7 @@ use rkyv::util::AlignedVec;
 
 use crate::link::round_up;
 use crate::reclaim::{ShardQueue, Unpublished};
-use crate::{DataPages, Link, PageError, RowFormat};
+use crate::{CheckedRowFormat, DataPages, Link, PageError, RowFormat};
 
 /// Writes row versions into the pages of one shard: the only writer of those pages (a
 /// shard has one `PageWriter` at a time).
@@ -80,21 +80,27 @@ impl<R: RowFormat> PageWriter<R> {
         ))
     }
 
+    /// Writes `bytes`, an encoding of `R` (made by `encode`, or validated as one), into a
+    /// free slot.
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<Link, PageError> {
-        let max = self.pages.page_size() as usize;
-        let length = u32::try_from(bytes.len())
-            .ok()
-            .filter(|len| *len as usize <= max)
-            .ok_or(PageError::RowTooLarge {
-                size: bytes.len(),
-                max,
-            })?;
+        let length = self.fitting_length(bytes.len())?;
         let link = self.allocate(length)?;
         // SAFETY: this writer owns the page (it allocated the slot from its own pages),
         // and the slot is unreachable by readers: it is fresh, or it came back through
-        // reclamation after every reader that could hold it was gone.
+        // reclamation after every reader that could hold it was gone. `bytes` cannot
+        // overlap it: they are the caller's, and a slot a caller can borrow (through
+        // `RowStore::row_bytes` or `version_bytes`) is not free while borrowed.
         unsafe { self.pages.write(link, bytes)? };
         Ok(link)
+    }
+
+    /// `len` as a row length, or `RowTooLarge` when a page cannot hold it.
+    fn fitting_length(&self, len: usize) -> Result<u32, PageError> {
+        let max = self.pages.page_size() as usize;
+        u32::try_from(len)
+            .ok()
+            .filter(|len| *len as usize <= max)
+            .ok_or(PageError::RowTooLarge { size: len, max })
     }
 
     /// Takes back the space of a version that no reader can reach any more.
@@ -170,6 +176,37 @@ impl<R: RowFormat> PageWriter<R> {
     }
 }
 
+impl<R: CheckedRowFormat> PageWriter<R> {
+    /// Writes the row that `bytes` encode, for recovery from a log or checkpoint: the
+    /// bytes are validated as an encoding of `R` ([`CheckedRowFormat::decode_checked`])
+    /// and then written into a free slot as they are, not encoded again. Returns the
+    /// unpublished version, as [`PageWriter::write_row`] does, and the decoded row (which
+    /// a [`Committer`](crate::Committer) needs to link it).
+    ///
+    /// Bytes that are not an encoding of `R` give [`PageError::InvalidBytes`], and more
+    /// bytes than a page holds give [`PageError::RowTooLarge`] (checked first); either way
+    /// nothing is written and no space is taken.
+    ///
+    /// Pages still hold only encodings of `R`: the written bytes passed rkyv's validation
+    /// for `R` from a [`ROW_ALIGN`](crate::ROW_ALIGN)-aligned start, and rkyv archives are
+    /// position-independent (their pointers are relative), so at a slot, which is
+    /// aligned alike, they are the same valid archive, which the unchecked read of a page
+    /// may decode.
+    pub fn write_checked(&mut self, bytes: &[u8]) -> Result<(Unpublished, R), PageError> {
+        self.fitting_length(bytes.len())?;
+        let row = R::decode_checked(bytes)?;
+        // `bytes` are now an archive of `R` that rkyv validated from an aligned start, and
+        // `R`'s `RowFormat` is rkyv's (`CheckedRowFormat` is sealed to such types), so the
+        // unchecked read of the slot (`DataPages::decode`) may decode them. They cannot
+        // change before they are copied: they are borrowed immutably.
+        let link = self.write_bytes(bytes)?;
+        Ok((
+            Unpublished::new(link, self.pages.id(), Arc::clone(&self.home)),
+            row,
+        ))
+    }
+}
+
 impl<R> Drop for PageWriter<R> {
     fn drop(&mut self) {
         self.home.release_writer();
@@ -180,6 +217,7 @@ impl<R> Drop for PageWriter<R> {
 mod tests {
     use super::*;
     use crate::Guard;
+    use crate::{CheckedRowFormat, Unpublished};
 
     type Row = (u64, String);
 
@@ -353,6 +391,145 @@ mod tests {
             grown * 10 <= without_reuse,
             "retired slots are reused: {grown} more pages, {without_reuse} without reuse"
         );
+    }
+
+    /// The bytes in the page at an unpublished version's slot.
+    fn slot_bytes(w: &PageWriter<Row>, version: &Unpublished) -> Vec<u8> {
+        // SAFETY: `version` is a live token of these pages: its slot is not reused while
+        // it lives, and the copy is made before it is dropped.
+        unsafe { w.pages().bytes(version.link()) }
+            .expect("a token's link addresses its slot")
+            .to_vec()
+    }
+
+    #[test]
+    fn write_checked_writes_the_given_bytes_and_returns_the_row() {
+        let mut w = writer(256);
+        let guard = Guard::new();
+        let rows: Vec<Row> = (0..20u64).map(|i| (i, "r".repeat(i as usize))).collect();
+        let mut links = Vec::new();
+        for row in &rows {
+            let bytes = row.encode().expect("fits");
+            let (version, back) = w.write_checked(&bytes).expect("a valid encoding");
+            assert_eq!(&back, row, "the decoded row is returned");
+            assert_eq!(version.link().length as usize, bytes.len());
+            assert_eq!(version.link().offset % crate::ROW_ALIGN, 0);
+            assert_eq!(slot_bytes(&w, &version), &bytes[..], "written as given");
+            links.push(version.publish());
+        }
+        for (row, link) in rows.iter().zip(links) {
+            // SAFETY: every link was written and published here, and none is retired.
+            let back = unsafe { w.pages().read(link, &guard) }.expect("published link");
+            assert_eq!(&back, row, "the unchecked read decodes the validated bytes");
+        }
+    }
+
+    /// Bytes handed over at an odd address are validated (from an aligned copy) and land
+    /// in an aligned slot, where the unchecked read decodes them.
+    #[test]
+    fn write_checked_accepts_misaligned_bytes() {
+        let mut w = writer(256);
+        let row: Row = (7, "seven and a longer tail".into());
+        let bytes = row.encode().expect("fits");
+        let mut shifted = AlignedVec::<16>::with_capacity(bytes.len() + 1);
+        shifted.push(0);
+        shifted.extend_from_slice(&bytes);
+        let misaligned = &shifted[1..];
+        assert_ne!(misaligned.as_ptr().addr() % 16, 0);
+        let (version, back) = w.write_checked(misaligned).expect("a valid encoding");
+        assert_eq!(back, row);
+        assert_eq!(slot_bytes(&w, &version), &bytes[..]);
+        let link = version.publish();
+        // SAFETY: `link` was just written and published here.
+        let read = unsafe { w.pages().read(link, &Guard::new()) }.expect("published");
+        assert_eq!(read, row);
+    }
+
+    /// Every prefix of an encoding and every single-byte change of it: `write_checked`
+    /// agrees with `decode_checked`, and what it refuses it refuses with `InvalidBytes`
+    /// without taking any space (the next row lands where it would have).
+    #[test]
+    fn write_checked_refuses_bad_bytes_and_writes_nothing() {
+        let mut w = writer(256);
+        // Leave a partly used page and a free slot behind, so there is state to disturb.
+        let kept = w.write_row(&(1, "kept".into())).expect("fits").publish();
+        drop(w.write_row(&(2, "x".repeat(40))).expect("fits"));
+        let row: Row = (3, "a string longer than the inline limit".into());
+        let bytes = row.encode().expect("fits");
+        let mut cases: Vec<Vec<u8>> = (0..bytes.len()).map(|len| bytes[..len].to_vec()).collect();
+        let step = if cfg!(miri) { 3 } else { 1 };
+        for at in (0..bytes.len()).step_by(step) {
+            for mask in [0x01, 0x80, 0xff] {
+                let mut changed = bytes.to_vec();
+                changed[at] ^= mask;
+                cases.push(changed);
+            }
+        }
+        // Pages, free space and the fill of the current page: all a write could change.
+        let state = |w: &PageWriter<Row>| (w.pages().stats().pages, w.free_bytes(), w.current);
+        let mut refused = 0;
+        let mut buffer = AlignedVec::<16>::new();
+        for case in cases {
+            buffer.clear();
+            buffer.extend_from_slice(&case);
+            // Take back what an accepted case gave back, so only this case shows.
+            w.collect_reclaimed();
+            let before = state(&w);
+            let expected = Row::decode_checked(&buffer);
+            match (w.write_checked(&buffer), expected) {
+                (Err(PageError::InvalidBytes(_)), Err(PageError::InvalidBytes(_))) => {
+                    refused += 1;
+                    assert_eq!(state(&w), before, "refused bytes take no space");
+                }
+                // Some changes (of the key, of a character) are another valid row: it is
+                // written as given, and the token's drop gives the slot back.
+                (Ok((version, back)), Ok(expected)) => {
+                    assert_eq!(back, expected);
+                    assert_eq!(slot_bytes(&w, &version), case);
+                }
+                (got, expected) => {
+                    panic!("write_checked gave {got:?}, decode_checked {expected:?}")
+                }
+            }
+        }
+        assert!(
+            refused > bytes.len(),
+            "every strict prefix and many changes are refused, {refused} were"
+        );
+        let before = state(&w);
+        assert!(
+            w.write_checked(&[])
+                .is_err_and(|e| matches!(e, PageError::InvalidBytes(_))),
+            "empty bytes are no row"
+        );
+        assert_eq!(state(&w), before);
+        // SAFETY: `kept` is published and never retired.
+        let read = unsafe { w.pages().read(kept, &Guard::new()) }.expect("live");
+        assert_eq!(
+            read,
+            (1, "kept".into()),
+            "no refused write touched another slot"
+        );
+    }
+
+    #[test]
+    fn write_checked_refuses_a_row_larger_than_a_page() {
+        let mut w = writer(256);
+        let bytes = (1u64, "x".repeat(1000)).encode().expect("encodes");
+        let err = w.write_checked(&bytes).expect_err("too large");
+        assert_eq!(
+            err,
+            PageError::RowTooLarge {
+                size: bytes.len(),
+                max: 256
+            }
+        );
+        assert_eq!(
+            w.pages().stats().pages,
+            0,
+            "a rejected row allocates nothing"
+        );
+        assert_eq!(w.free_bytes(), 0);
     }
 
     #[test]

@@ -263,6 +263,11 @@ impl CheckpointReader {
         })
     }
 
+    /// Where the current block starts.
+    pub(crate) fn block_start(&self) -> u64 {
+        self.pos.saturating_sub(self.buf.len() as u64)
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.name
     }

@@ -202,6 +202,15 @@ impl Dir {
         Ok(self.log.durable_seq)
     }
 
+    /// Like [`Self::sync`], but syncs the current segment even when nothing was appended
+    /// through this handle: for a handle that reopened a directory another handle of this
+    /// process was appending to, whose bytes may still be only in the OS cache.
+    pub fn sync_all(&mut self) -> Result<u64, PersistError> {
+        self.sticky.check()?;
+        self.log.sync_if(&self.sticky, true)?;
+        Ok(self.log.durable_seq)
+    }
+
     fn next_file_number(&mut self) -> u64 {
         let n = self.manifest.next_file;
         self.manifest.next_file += 1;

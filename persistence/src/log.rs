@@ -106,9 +106,15 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Syncs the segment if anything was appended since the last sync.
+    /// Syncs the segment if anything was appended since the last sync, or always when
+    /// `always` (bytes appended by an earlier handle may still be only in the OS cache).
     pub(crate) fn sync(&mut self, sticky: &Sticky) -> Result<(), PersistError> {
-        if self.synced_len == self.len {
+        self.sync_if(sticky, false)
+    }
+
+    /// See [`Self::sync`].
+    pub(crate) fn sync_if(&mut self, sticky: &Sticky, always: bool) -> Result<(), PersistError> {
+        if self.synced_len == self.len && !always {
             return Ok(());
         }
         sticky.io("sync", &self.name, self.file.sync())?;

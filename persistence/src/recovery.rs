@@ -137,6 +137,21 @@ impl Recovery {
         self.stats.checkpoint_seq
     }
 
+    /// A [`PersistError::Corrupt`] for the row or record handed out last, which passed
+    /// its checksum but not the caller's own check (rkyv's validation of its bytes, say):
+    /// it names the file and the offset of the checkpoint block or log frame holding it.
+    pub fn corrupt_here(&self, reason: &'static str) -> PersistError {
+        let (file, offset) = match (&self.segment, &self.checkpoint) {
+            (Some(segment), _) if self.rows_done => (
+                segment.name.clone(),
+                segment.pos.saturating_sub(segment.buf.len() as u64),
+            ),
+            (_, Some(checkpoint)) => (checkpoint.name().to_owned(), checkpoint.block_start()),
+            _ => (String::new(), 0),
+        };
+        crate::error::corrupt(&file, offset, Corruption::Malformed(reason))
+    }
+
     /// What was read so far.
     pub fn stats(&self) -> &RecoveryStats {
         &self.stats

@@ -168,11 +168,17 @@ impl SchemaDescription {
             }
         };
         diff("table name".into(), &self.table, &given.table);
-        diff(
-            "number of columns".into(),
-            &self.columns.len(),
-            &given.columns.len(),
-        );
+        let columns = |d: &SchemaDescription| {
+            let all: Vec<String> = d
+                .columns
+                .iter()
+                .map(|c| format!("{}: {}", c.name, c.ty))
+                .collect();
+            all.join(", ")
+        };
+        if self.columns.len() != given.columns.len() {
+            diff("columns".into(), &columns(self), &columns(given));
+        }
         for (i, (s, g)) in self.columns.iter().zip(&given.columns).enumerate() {
             let at = |field: &str| format!("column {i} (`{}`) {field}", s.name);
             diff(at("name"), &s.name, &g.name);
@@ -185,11 +191,17 @@ impl SchemaDescription {
             &self.primary_key.join(", "),
             &given.primary_key.join(", "),
         );
-        diff(
-            "number of indexes".into(),
-            &self.indexes.len(),
-            &given.indexes.len(),
-        );
+        let indexes = |d: &SchemaDescription| {
+            let all: Vec<String> = d
+                .indexes
+                .iter()
+                .map(|i| format!("{}({})", i.name, i.columns.join(", ")))
+                .collect();
+            all.join(", ")
+        };
+        if self.indexes.len() != given.indexes.len() {
+            diff("indexes".into(), &indexes(self), &indexes(given));
+        }
         for (i, (s, g)) in self.indexes.iter().zip(&given.indexes).enumerate() {
             let at = |field: &str| format!("index {i} (`{}`) {field}", s.name);
             diff(at("name"), &s.name, &g.name);

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::Instrument;
 use worktable_pages::index::{IndexKey, NonUniqueIndex, PrimaryIndex, UniqueIndex};
-use worktable_pages::{Guard, StorageStats};
+use worktable_pages::{Guard, PageWriter, StorageStats};
 
+mod durable;
 mod multi_row;
 
 use crate::combine::{Combiner, Health};
@@ -54,6 +55,8 @@ struct Inner<S: TableSchema> {
     closed: AtomicBool,
     /// Held while a shutdown stops the actors, so concurrent shutdowns wait for it.
     stopping: parking_lot::Mutex<()>,
+    /// The log and the persistence actor of a durable table.
+    durable: Option<durable::Durable>,
 }
 
 impl<S: TableSchema> Default for Table<S> {
@@ -66,32 +69,57 @@ impl<S: TableSchema> Default for Table<S> {
 }
 
 impl<S: TableSchema> Table<S> {
-    /// A table with `config`.
+    /// A table with `config`, kept in memory only.
     pub fn with_config(config: TableConfig) -> Result<Self, WorkTableError> {
         let (store, committer) = Store::new(&config)?;
+        let writers = store.page_writers()?;
         let store = Arc::new(store);
+        let commit = CommitPoint::new(Arc::clone(&store), committer, 0, None);
+        Table::assemble(config, store, commit, writers).map(|(table, _)| table)
+    }
+
+    /// A table over `store` with its commit point and the page writers of its shards.
+    fn assemble(
+        config: TableConfig,
+        store: Arc<Store<S>>,
+        commit: CommitPoint<S>,
+        writers: Vec<PageWriter<S::Row>>,
+    ) -> Result<(Self, CommitActor<S>), WorkTableError> {
         let health = Arc::new(Health::default());
-        let commit = Arc::new(Combiner::new(
-            CommitPoint::new(Arc::clone(&store), committer),
-            Arc::clone(&health),
-        ));
-        let shards = (0..store.shards)
-            .map(|id| {
-                let shard = Shard::new(id, Arc::clone(&store), Arc::clone(&commit))?;
+        let commit = Arc::new(Combiner::new(commit, Arc::clone(&health)));
+        let shards = writers
+            .into_iter()
+            .enumerate()
+            .map(|(id, writer)| {
+                let id = u16::try_from(id)
+                    .map_err(|_| WorkTableError::Config(format!("too many shards: {id}")))?;
+                let shard = Shard::new(id, Arc::clone(&store), Arc::clone(&commit), writer);
                 Ok(Combiner::new(shard, Arc::clone(&health)))
             })
             .collect::<Result<_, WorkTableError>>()?;
-        Ok(Table {
+        let table = Table {
             inner: Arc::new(Inner {
                 store,
                 config,
                 shards,
-                commit,
+                commit: Arc::clone(&commit),
                 health,
                 closed: AtomicBool::new(false),
                 stopping: parking_lot::Mutex::new(()),
+                durable: None,
             }),
-        })
+        };
+        Ok((table, commit))
+    }
+
+    /// This table, with the persistence side `durable` (made before any handle was
+    /// cloned).
+    fn with_durable(mut self, durable: durable::Durable) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.durable = Some(durable),
+            None => unreachable!("a table being opened has one handle"),
+        }
+        self
     }
 
     /// The declared table name.
@@ -321,6 +349,7 @@ impl<S: TableSchema> Table<S> {
         pk: S::Pk,
         condition: Option<RowCondition<S::Row>>,
     ) -> Result<(), WorkTableError> {
+        self.admit().await;
         let shard = self.shard_index(&pk);
         let (reply, outcome) = crate::reply::channel();
         self.submit(
@@ -331,7 +360,8 @@ impl<S: TableSchema> Table<S> {
                 reply,
             }),
         )?;
-        self.answer(outcome).await.map(drop)
+        let result = self.answer(outcome).await.map(drop);
+        self.made_durable(result).await
     }
 
     async fn modify_if(
@@ -340,6 +370,7 @@ impl<S: TableSchema> Table<S> {
         condition: Option<RowCondition<S::Row>>,
         edit: RowEdit<S::Row>,
     ) -> Result<(), WorkTableError> {
+        self.admit().await;
         let shard = self.shard_index(&pk);
         let (reply, outcome) = crate::reply::channel();
         self.submit(
@@ -351,10 +382,12 @@ impl<S: TableSchema> Table<S> {
                 reply,
             }),
         )?;
-        self.answer(outcome).await.map(drop)
+        let result = self.answer(outcome).await.map(drop);
+        self.made_durable(result).await
     }
 
     async fn write(&self, kind: WriteKind, row: S::Row) -> Result<S::Pk, WorkTableError> {
+        self.admit().await;
         let pk = S::primary_key(&row);
         let shard = self.shard_index(&pk);
         let (reply, outcome) = crate::reply::channel();
@@ -367,7 +400,8 @@ impl<S: TableSchema> Table<S> {
                 reply,
             },
         )?;
-        self.answer(outcome).await
+        let result = self.answer(outcome).await;
+        self.made_durable(result).await
     }
 
     /// Hands `op` to shard `shard`, which runs it now if it is idle.
@@ -472,8 +506,7 @@ impl<S: TableSchema> Table<S> {
 
     /// The shard that owns `pk`: below the shard count, which is at least 1.
     fn shard_index(&self, pk: &S::Pk) -> usize {
-        let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(pk);
-        (hash % self.inner.shards.len() as u64) as usize
+        shard_of(pk, self.inner.shards.len())
     }
 
     /// Stops taking writes, lets every accepted write finish, and stops the actors.
@@ -487,6 +520,7 @@ impl<S: TableSchema> Table<S> {
         let span = tracing::info_span!("shutdown", table = S::NAME);
         let _entered = span.enter();
         self.inner.stop();
+        self.stop_durable().await;
         match self.inner.health.failure() {
             Some(error) => {
                 tracing::error!(table = S::NAME, %error, "table shut down with a failure");
@@ -498,6 +532,15 @@ impl<S: TableSchema> Table<S> {
             }
         }
     }
+}
+
+/// A table's commit point, shared by its handle and its shards.
+type CommitActor<S> = Arc<Combiner<CommitPoint<S>>>;
+
+/// The shard of `shards` that owns `pk`.
+fn shard_of<Pk: std::hash::Hash>(pk: &Pk, shards: usize) -> usize {
+    let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(pk);
+    (hash % shards.max(1) as u64) as usize
 }
 
 /// How long [`Table::spin_for`] waits before the task parks. Measured with 64 tasks

@@ -50,6 +50,7 @@ impl<S: TableSchema> Table<S> {
             if rows.is_empty() {
                 return Ok(Vec::new());
             }
+            self.admit().await;
             let keys: Vec<S::Pk> = rows.iter().map(S::primary_key).collect();
             let mut by_shard: Vec<BatchPart<S>> =
                 self.inner.shards.iter().map(|_| Vec::new()).collect();
@@ -96,13 +97,14 @@ impl<S: TableSchema> Table<S> {
                     reply,
                 })
                 .map_err(|_| self.stopped())?;
-            match self.receive(outcome).await? {
+            let result = match self.receive(outcome).await? {
                 Ok(()) => Ok(keys),
                 Err((row, error)) => Err(WorkTableError::Batch {
                     row,
                     error: Box::new(error),
                 }),
-            }
+            };
+            self.made_durable(result).await
         }
         .instrument(span)
         .await
@@ -119,6 +121,7 @@ impl<S: TableSchema> Table<S> {
         edit: SharedRowEdit<S::Row>,
     ) -> Result<(), WorkTableError> {
         async {
+            self.admit().await;
             let _one_at_a_time = self.inner.store.multi_row.lock().await;
             let mut pks = find(self)?;
             pks.sort_unstable();
@@ -140,7 +143,8 @@ impl<S: TableSchema> Table<S> {
                     reply,
                 })
                 .map_err(|_| self.stopped())?;
-            self.answer(outcome).await
+            let result = self.answer(outcome).await;
+            self.made_durable(result).await
         }
         .instrument(tracing::debug_span!("modify_many", table = S::NAME))
         .await
@@ -190,6 +194,7 @@ impl<S: TableSchema> Table<S> {
         condition: RowCondition<S::Row>,
     ) -> Result<(), WorkTableError> {
         async {
+            self.admit().await;
             let mut pending = Vec::new();
             for pk in find(self)? {
                 let (reply, outcome) = reply::channel();
@@ -207,7 +212,7 @@ impl<S: TableSchema> Table<S> {
                     Err(error) => return Err(error),
                 }
             }
-            Ok(())
+            self.made_durable(Ok(())).await
         }
         .instrument(tracing::debug_span!("delete_many", table = S::NAME))
         .await

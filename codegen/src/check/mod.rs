@@ -88,15 +88,10 @@ impl<'a> Sections<'a> {
 fn build(cx: &Ctxt, decl: &Declaration) -> Option<Table> {
     let sections = Sections::collect(cx, decl);
 
-    if let Some(SectionValue::Persist(persist)) = sections.persist.map(|s| &s.value) {
-        if persist.value {
-            cx.error_spanned_by(
-                persist,
-                "persistence is not available in this release yet; remove `persist: true` \
-                 (the table is kept in memory only)",
-            );
-        }
-    }
+    let persist = matches!(
+        sections.persist.map(|s| &s.value),
+        Some(SectionValue::Persist(persist)) if persist.value
+    );
 
     let name = match sections.name.map(|s| &s.value) {
         Some(SectionValue::Name(name)) => Some(name.clone()),
@@ -160,6 +155,7 @@ fn build(cx: &Ctxt, decl: &Declaration) -> Option<Table> {
         indexes,
         queries,
         config,
+        persist,
     })
 }
 

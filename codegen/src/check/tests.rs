@@ -105,8 +105,8 @@ fn sections() {
         "given twice",
     );
     assert_one_error(
-        quote!(name: T, persist: true, columns: { id: u64 primary_key }),
-        "remove `persist: true`",
+        quote!(name: T, persist: yes, columns: { id: u64 primary_key }),
+        "`true` (kept on disk) or `false` (memory only)",
     );
     assert_one_error(
         quote!(name: T, columns: { id: }),

@@ -34,6 +34,21 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         },
         Generator::None => quote!(),
     };
+    let durable = table.persist.then(|| durable(&config));
+    let default_impl = (!table.persist).then(|| {
+        quote! {
+            const _: () = {
+                impl ::core::default::Default for #handle {
+                    fn default() -> Self {
+                        #handle(
+                            ::worktable::__private::Table::with_config(#config)
+                                .expect("worktable! checked the configuration at compile time"),
+                        )
+                    }
+                }
+            };
+        }
+    });
     let select_by = table
         .indexes
         .iter()
@@ -47,18 +62,10 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         #[derive(::core::clone::Clone)]
         pub struct #handle(::worktable::__private::Table<#schema>);
 
-        const _: () = {
-            impl ::core::default::Default for #handle {
-                fn default() -> Self {
-                    #handle(
-                        ::worktable::__private::Table::with_config(#config)
-                            .expect("worktable! checked the configuration at compile time"),
-                    )
-                }
-            }
-        };
+        #default_impl
 
         impl #handle {
+            #durable
             /// The declared table name.
             pub fn name(&self) -> &'static str {
                 self.0.name()
@@ -107,8 +114,9 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             pub fn subscribe(&self) -> ::worktable::Subscription<#pk, #row> {
                 self.0.subscribe()
             }
-            /// Stops taking writes, lets accepted writes finish and ends the change feed; when it
-            /// returns nothing runs any more.
+            /// Stops taking writes, lets accepted writes finish and ends the change feed; a
+            /// durable table then makes every write durable, writes a checkpoint and releases
+            /// its directory. When it returns nothing runs any more.
             pub async fn shutdown(&self) -> ::core::result::Result<(), ::worktable::WorkTableError> {
                 self.0.shutdown().await
             }
@@ -124,6 +132,54 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         }
 
         #query_items
+    }
+}
+
+/// `open`, `open_with`, `open_storage`, `flush`, `checkpoint` and `durable_seq` of a table
+/// declared `persist: true`; `config` is its `TableConfig` expression.
+fn durable(config: &TokenStream) -> TokenStream {
+    quote! {
+        /// Opens the table kept in directory `path` (created if missing), recovering
+        /// what it holds, with the default settings: every write resolves once it is on
+        /// disk (`Durability::Sync`).
+        pub async fn open(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<Self, ::worktable::WorkTableError> {
+            Self::open_with(path, ::core::default::Default::default()).await
+        }
+        /// Opens the table kept in directory `path` (created if missing) with `config`;
+        /// `config.table: None` takes the declaration's `config` section. Fails with
+        /// `Persist` when the directory is locked by another open table, holds another
+        /// schema, or is corrupt.
+        pub async fn open_with(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+            mut config: ::worktable::PersistConfig,
+        ) -> ::core::result::Result<Self, ::worktable::WorkTableError> {
+            config.table.get_or_insert_with(|| #config);
+            ::worktable::__private::Table::open_with(path, config).await.map(Self)
+        }
+        /// Opens the table kept in `storage` (any implementation of the storage trait,
+        /// such as `worktable::persist::MemoryStorage` for tests), like `open_with`.
+        pub async fn open_storage(
+            storage: impl ::worktable::persist::Storage + 'static,
+            mut config: ::worktable::PersistConfig,
+        ) -> ::core::result::Result<Self, ::worktable::WorkTableError> {
+            config.table.get_or_insert_with(|| #config);
+            ::worktable::__private::Table::open_storage(storage, config).await.map(Self)
+        }
+        /// Waits until every write committed before this call is on disk.
+        pub async fn flush(&self) -> ::core::result::Result<(), ::worktable::WorkTableError> {
+            self.0.flush().await
+        }
+        /// Writes a checkpoint now and waits for it; log segments it covers are removed.
+        /// Writers go on meanwhile.
+        pub async fn checkpoint(&self) -> ::core::result::Result<(), ::worktable::WorkTableError> {
+            self.0.checkpoint().await
+        }
+        /// The sequence number of the last operation known to be on disk.
+        pub fn durable_seq(&self) -> u64 {
+            self.0.durable_seq()
+        }
     }
 }
 

@@ -43,6 +43,32 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn sync_dir(&self) -> io::Result<()>;
 }
 
+/// A shared storage is a storage: one directory can be handed to [`crate::Dir::open`]
+/// again after a handle was dropped (a table reopens it after a restart).
+impl<T: Storage + ?Sized> Storage for std::sync::Arc<T> {
+    fn lock(&self) -> io::Result<Box<dyn StorageLock>> {
+        (**self).lock()
+    }
+    fn list(&self) -> io::Result<Vec<String>> {
+        (**self).list()
+    }
+    fn open(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
+        (**self).open(name)
+    }
+    fn create(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
+        (**self).create(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        (**self).rename(from, to)
+    }
+    fn remove(&self, name: &str) -> io::Result<()> {
+        (**self).remove(name)
+    }
+    fn sync_dir(&self) -> io::Result<()> {
+        (**self).sync_dir()
+    }
+}
+
 /// An open file.
 #[expect(
     clippy::len_without_is_empty,

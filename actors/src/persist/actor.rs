@@ -1,0 +1,302 @@
+//! The persistence actor: it takes what the commit point queued, appends it to the log
+//! one frame per commit group, syncs once per round (group commit: every writer whose
+//! operation was queued when the round began shares the sync), publishes the durable
+//! sequence number, and takes checkpoints.
+//!
+//! It runs on a thread of its own, under a supervisor loop on that thread: a panic is
+//! logged, the directory is reopened (recovery cuts any torn tail) and a new actor goes on
+//! with what the old one had taken and not yet appended. Records at or below the reopened
+//! log's last sequence number are already on disk and are skipped. After a restart the
+//! first sync is a real `fdatasync` even if nothing new was appended, since the old
+//! handle's appends may be only in the OS cache.
+//!
+//! A checkpoint scans the table on a second thread, so writers never wait for it (DESIGN
+//! §5): the actor notes the last committed sequence number S, starts the scan, keeps
+//! logging, and when the scan is done notes the last committed sequence number E, makes
+//! the log durable through E and completes the checkpoint.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use worktable_persistence::{CheckpointWriter, Dir, PersistError};
+
+use super::PersistFailure;
+use super::queue::{LogBatch, LogQueue, Requests};
+use crate::WorkTableError;
+use crate::combine::{Health, panic_message};
+
+/// What a checkpoint reads from the table.
+pub(crate) trait Source: Send + Sync + 'static {
+    /// The sequence number of the last committed operation, read when no commit is in
+    /// progress, so every operation up to it is in the log queue.
+    fn quiescent_seq(&self) -> u64;
+    /// Pushes every live row into `writer`, in primary-key order.
+    fn scan(&self, writer: &mut CheckpointWriter) -> Result<(), PersistError>;
+}
+
+/// Opens the table's directory again, after a panic.
+pub(crate) type Reopen = Box<dyn Fn() -> Result<Dir, PersistError> + Send>;
+
+/// How many panics the supervisor restarts the actor after before it gives up and fails
+/// the table.
+const MAX_RESTARTS: u32 = 8;
+
+/// Everything the persistence actor needs; [`Persister::start`] runs it.
+pub(crate) struct Persister {
+    pub(crate) table: &'static str,
+    pub(crate) queue: Arc<LogQueue>,
+    pub(crate) source: Arc<dyn Source>,
+    pub(crate) health: Arc<Health>,
+    pub(crate) reopen: Reopen,
+    /// Log bytes after which a checkpoint is taken.
+    pub(crate) checkpoint_log_bytes: u64,
+}
+
+/// A checkpoint whose scan runs on its own thread.
+struct Scan {
+    /// The scanned writer comes back here.
+    done: mpsc::Receiver<Result<CheckpointWriter, PersistError>>,
+    /// Checkpoint requests this checkpoint answers.
+    answers: u64,
+}
+
+/// The actor's state that survives a restart.
+#[derive(Default)]
+struct Carried {
+    /// Records taken from the queue and not yet appended.
+    pending: LogBatch,
+    /// Requests taken and not yet answered.
+    requests: Requests,
+    /// Log bytes appended since the last checkpoint (estimated from record sizes).
+    log_bytes: u64,
+    /// Checkpoint requests taken so far.
+    asked: u64,
+}
+
+impl Persister {
+    /// Starts the actor on its own thread with the recovered directory `dir`.
+    pub(crate) fn start(self, dir: Dir) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(format!("worktable-persist-{}", self.table))
+            .spawn(move || self.supervise(dir))
+    }
+
+    /// Runs the actor, restarting it after a panic, until it stops or fails.
+    fn supervise(self, dir: Dir) {
+        let mut dir = Some(dir);
+        let mut carried = Carried::default();
+        let mut restarts = 0u32;
+        let mut restarted = false;
+        let outcome = loop {
+            let Some(current) = dir.as_mut() else {
+                break Err(PersistError::PreviousError {
+                    first: "the directory could not be reopened".into(),
+                });
+            };
+            let mut actor = Actor {
+                persister: &self,
+                dir: current,
+                carried: &mut carried,
+                scan: None,
+                force_sync: restarted,
+            };
+            match catch_unwind(AssertUnwindSafe(|| actor.run())) {
+                Ok(outcome) => break outcome,
+                Err(panic) => {
+                    restarts += 1;
+                    let reason = panic_message(panic.as_ref());
+                    tracing::error!(table = self.table, %reason, restarts, "the persistence actor panicked; restarting it");
+                    if restarts > MAX_RESTARTS {
+                        break Err(PersistError::PreviousError {
+                            first: format!(
+                                "the persistence actor panicked {restarts} times: {reason}"
+                            ),
+                        });
+                    }
+                    // The old handle's state is unknown: drop it (releasing the lock) and
+                    // recover the directory from what is really there.
+                    dir = None;
+                    match (self.reopen)() {
+                        Ok(reopened) => dir = Some(reopened),
+                        Err(error) => break Err(error),
+                    }
+                    restarted = true;
+                }
+            }
+        };
+        drop(dir);
+        if let Err(error) = outcome {
+            let failure = PersistFailure::from(error);
+            tracing::error!(table = self.table, error = %failure, "persistence failed; the table takes no more writes");
+            self.health.fail(WorkTableError::Persist(failure.clone()));
+            self.queue.report(|durable| durable.failure = Some(failure));
+        }
+        self.queue.report(|durable| durable.stopped = true);
+        self.queue.release_writers();
+    }
+}
+
+/// One life of the actor, between restarts.
+struct Actor<'a> {
+    persister: &'a Persister,
+    dir: &'a mut Dir,
+    carried: &'a mut Carried,
+    scan: Option<Scan>,
+    /// Sync even if nothing is appended (first round after a restart).
+    force_sync: bool,
+}
+
+impl Actor<'_> {
+    /// Rounds until asked to stop, or an I/O error.
+    fn run(&mut self) -> Result<(), PersistError> {
+        let queue = Arc::clone(&self.persister.queue);
+        let mut taken = LogBatch::default();
+        // Whether a checkpoint completed after the stop was asked for.
+        let mut stop_checkpointed = false;
+        loop {
+            if self.carried.pending.is_empty() {
+                let requests = queue.take(&mut taken);
+                self.merge(requests);
+                self.carried.pending.take_all_from(&mut taken);
+            }
+            self.log_round()?;
+            let stopping = self.carried.requests.stop;
+            if std::mem::take(&mut self.carried.requests.scanned) {
+                self.finish_checkpoint()?;
+                stop_checkpointed |= stopping.is_some();
+            }
+            let wants_checkpoint = self.carried.requests.checkpoint
+                || self.carried.log_bytes >= self.persister.checkpoint_log_bytes
+                || (stopping == Some(true) && !stop_checkpointed);
+            if wants_checkpoint && self.scan.is_none() {
+                self.carried.requests.checkpoint = false;
+                self.begin_checkpoint()?;
+            }
+            let Some(with_checkpoint) = stopping else {
+                continue;
+            };
+            if with_checkpoint && self.scan.is_some() {
+                continue;
+            }
+            // Not waited for: the scan's writer is dropped when it ends, which removes
+            // its temporary file.
+            self.scan = None;
+            // The commit point has stopped: log what it left, and end.
+            let requests = queue.try_take(&mut taken);
+            self.merge(requests);
+            self.carried.pending.take_all_from(&mut taken);
+            self.log_round()?;
+            return Ok(());
+        }
+    }
+
+    fn merge(&mut self, requests: Requests) {
+        let held = &mut self.carried.requests;
+        held.flush |= requests.flush;
+        held.checkpoint |= requests.checkpoint;
+        held.scanned |= requests.scanned;
+        if requests.stop.is_some() {
+            held.stop = requests.stop;
+        }
+        if requests.checkpoint {
+            self.carried.asked = self.persister.queue.checkpoints_asked();
+        }
+    }
+
+    /// Appends what is pending and syncs: one sync for everything taken.
+    fn log_round(&mut self) -> Result<(), PersistError> {
+        let last = self.dir.last_seq();
+        let mut bytes = 0u64;
+        let dir = &mut *self.dir;
+        self.carried
+            .pending
+            .for_each_group(|records| -> Result<(), PersistError> {
+                match records.first() {
+                    // Appended by the actor before a restart.
+                    Some(first) if first.seq <= last => Ok(()),
+                    Some(_) => {
+                        bytes += records
+                            .iter()
+                            .map(|r| (r.pk.len() + r.row.map_or(0, <[u8]>::len) + 16) as u64)
+                            .sum::<u64>();
+                        dir.append_group(records)
+                    }
+                    None => Ok(()),
+                }
+            })?;
+        self.carried.pending.clear();
+        self.carried.log_bytes += bytes;
+        let durable = if std::mem::take(&mut self.force_sync) {
+            self.dir.sync_all()?
+        } else {
+            self.dir.sync()?
+        };
+        self.carried.requests.flush = false;
+        self.persister.queue.report(|state| state.seq = durable);
+        Ok(())
+    }
+
+    /// Notes S and starts scanning the table on a thread of its own.
+    fn begin_checkpoint(&mut self) -> Result<(), PersistError> {
+        let seq = self.persister.source.quiescent_seq();
+        let mut writer = self.dir.begin_checkpoint(seq)?;
+        let source = Arc::clone(&self.persister.source);
+        let queue = Arc::clone(&self.persister.queue);
+        let (done, scanned) = mpsc::channel();
+        let scan = move || {
+            let outcome = source.scan(&mut writer).map(|()| writer);
+            let _ = done.send(outcome);
+            queue.request(|requests| requests.scanned = true);
+        };
+        std::thread::Builder::new()
+            .name(format!("worktable-checkpoint-{}", self.persister.table))
+            .spawn(scan)
+            .map_err(|source| PersistError::Io {
+                op: "spawn checkpoint thread",
+                file: String::new(),
+                source,
+            })?;
+        tracing::debug!(table = self.persister.table, seq, "checkpoint started");
+        self.scan = Some(Scan {
+            done: scanned,
+            answers: self.carried.asked,
+        });
+        self.carried.log_bytes = 0;
+        Ok(())
+    }
+
+    /// Completes the checkpoint whose scan has ended: the log is made durable through E,
+    /// the last operation the scan may have seen, then the checkpoint is put in place.
+    fn finish_checkpoint(&mut self) -> Result<(), PersistError> {
+        let Some(scan) = self.scan.take() else {
+            return Ok(());
+        };
+        let writer = match scan.done.recv() {
+            Ok(outcome) => outcome?,
+            Err(_) => {
+                return Err(PersistError::PreviousError {
+                    first: "the checkpoint scan ended without a result".into(),
+                });
+            }
+        };
+        let end = self.persister.source.quiescent_seq();
+        // Every operation up to `end` is queued: append it before completing.
+        while self.dir.last_seq() < end {
+            let mut taken = LogBatch::default();
+            let requests = self.persister.queue.try_take(&mut taken);
+            self.merge(requests);
+            if taken.is_empty() && self.carried.pending.is_empty() {
+                break;
+            }
+            self.carried.pending.take_all_from(&mut taken);
+            self.log_round()?;
+        }
+        self.dir.finish_checkpoint(writer, end)?;
+        self.persister.queue.report(|state| {
+            state.checkpoints += 1;
+            state.checkpoints_answered = state.checkpoints_answered.max(scan.answers);
+        });
+        Ok(())
+    }
+}

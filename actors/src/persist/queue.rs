@@ -1,0 +1,307 @@
+//! The lossless queue from the commit point to the persistence actor, and the durable
+//! sequence number it publishes back.
+//!
+//! The commit point encodes each committed operation as a record (sequence number, kind,
+//! the key's bytes and the row's bytes: those the shard wrote into its page) and hands
+//! every message's records over as one *group*, before it answers the message's callers.
+//! So when a caller has its answer, its operation is queued; a multi-row commit is one
+//! group, which the log writes as one frame. Nothing is ever dropped: when the queue holds
+//! more than its limit, new writes wait (in [`LogQueue::wait_for_space`], before they are
+//! submitted) until the persistence actor has taken what is queued.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+use worktable_persistence::{OperationKind, Record};
+
+use super::PersistFailure;
+
+/// Records in encoded form, in one buffer, cut into commit groups.
+#[derive(Default)]
+pub(crate) struct LogBatch {
+    bytes: Vec<u8>,
+    records: Vec<RecordAt>,
+    /// The end (exclusive) of every group in `records`.
+    group_ends: Vec<usize>,
+}
+
+/// One record of a [`LogBatch`]: where its key and row are in the batch's bytes.
+struct RecordAt {
+    seq: u64,
+    kind: OperationKind,
+    pk: Range<usize>,
+    row: Option<Range<usize>>,
+}
+
+impl LogBatch {
+    /// Adds a record to the group being built.
+    pub(crate) fn push(&mut self, seq: u64, kind: OperationKind, pk: &[u8], row: Option<&[u8]>) {
+        let pk = self.append(pk);
+        let row = row.map(|row| self.append(row));
+        self.records.push(RecordAt { seq, kind, pk, row });
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        start..self.bytes.len()
+    }
+
+    /// Ends the group being built, if it has records.
+    fn seal(&mut self) {
+        if self.group_ends.last().copied().unwrap_or(0) < self.records.len() {
+            self.group_ends.push(self.records.len());
+        }
+    }
+
+    /// Whether no record is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The encoded size held, in bytes.
+    fn len_bytes(&self) -> usize {
+        self.bytes.len() + self.records.len() * std::mem::size_of::<RecordAt>()
+    }
+
+    /// The sequence number of the last record held.
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        self.records.last().map(|record| record.seq)
+    }
+
+    /// Appends every sealed group of `other` to this batch, leaving `other` empty.
+    pub(crate) fn take_all_from(&mut self, other: &mut LogBatch) {
+        let base_bytes = self.bytes.len();
+        let base_records = self.records.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.records
+            .extend(other.records.drain(..).map(|record| RecordAt {
+                pk: shift(&record.pk, base_bytes),
+                row: record.row.as_ref().map(|row| shift(row, base_bytes)),
+                ..record
+            }));
+        self.group_ends
+            .extend(other.group_ends.drain(..).map(|end| end + base_records));
+        other.bytes.clear();
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.records.clear();
+        self.group_ends.clear();
+    }
+
+    /// Calls `f` with the records of every group, in order.
+    pub(crate) fn for_each_group<E>(
+        &self,
+        mut f: impl FnMut(&[Record<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut records = Vec::new();
+        let mut start = 0;
+        for &end in &self.group_ends {
+            records.clear();
+            for record in self.records.get(start..end).unwrap_or_default() {
+                records.push(Record {
+                    seq: record.seq,
+                    kind: record.kind,
+                    pk: self.bytes.get(record.pk.clone()).unwrap_or_default(),
+                    row: record
+                        .row
+                        .as_ref()
+                        .map(|row| self.bytes.get(row.clone()).unwrap_or_default()),
+                });
+            }
+            f(&records)?;
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+fn shift(range: &Range<usize>, by: usize) -> Range<usize> {
+    range.start + by..range.end + by
+}
+
+/// What the persistence actor is asked to do besides logging.
+#[derive(Default)]
+pub(crate) struct Requests {
+    /// A `flush` waits: sync now, even with nothing new to append.
+    pub(crate) flush: bool,
+    /// `checkpoint()` was called.
+    pub(crate) checkpoint: bool,
+    /// The checkpoint scan has ended.
+    pub(crate) scanned: bool,
+    /// Stop once everything queued is durable; take a checkpoint first if `true`.
+    pub(crate) stop: Option<bool>,
+}
+
+impl Requests {
+    fn any(&self) -> bool {
+        self.flush || self.checkpoint || self.scanned || self.stop.is_some()
+    }
+}
+
+struct QueueState {
+    batch: LogBatch,
+    requests: Requests,
+}
+
+/// The queue; see the module docs.
+pub(crate) struct LogQueue {
+    state: Mutex<QueueState>,
+    /// Wakes the persistence actor.
+    work: Condvar,
+    /// Wakes writers waiting for space.
+    space: tokio::sync::Notify,
+    /// Above this many queued bytes, new writes wait.
+    limit: usize,
+    /// The sequence number of the last record queued.
+    queued: AtomicU64,
+    /// `checkpoint()` calls so far: each waits until a checkpoint begun after its call
+    /// has completed (see [`Durable::checkpoints_answered`]).
+    asked: AtomicU64,
+    /// Everything the actor reports back.
+    durable: tokio::sync::watch::Sender<Durable>,
+}
+
+/// What the persistence actor has made durable, or why it stopped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Durable {
+    /// Every operation up to this sequence number is durable.
+    pub(crate) seq: u64,
+    /// How many checkpoints have been completed since the table was opened.
+    pub(crate) checkpoints: u64,
+    /// Every `checkpoint()` call up to this number has been answered by a checkpoint
+    /// begun after it.
+    pub(crate) checkpoints_answered: u64,
+    /// The sticky failure: nothing more becomes durable.
+    pub(crate) failure: Option<PersistFailure>,
+    /// The actor has stopped (after a shutdown, or a failure).
+    pub(crate) stopped: bool,
+}
+
+impl LogQueue {
+    /// An empty queue after `recovered`, the last sequence number on disk, holding up to
+    /// about `limit` bytes.
+    pub(crate) fn new(recovered: u64, limit: usize) -> LogQueue {
+        let (durable, _) = tokio::sync::watch::channel(Durable {
+            seq: recovered,
+            ..Durable::default()
+        });
+        LogQueue {
+            state: Mutex::new(QueueState {
+                batch: LogBatch::default(),
+                requests: Requests::default(),
+            }),
+            work: Condvar::new(),
+            space: tokio::sync::Notify::new(),
+            limit: limit.max(1),
+            queued: AtomicU64::new(recovered),
+            asked: AtomicU64::new(0),
+            durable,
+        }
+    }
+
+    /// Hands every record of `group` over as one commit group (the commit point, before
+    /// it answers the group's callers), leaving `group` empty.
+    pub(crate) fn push_group(&self, group: &mut LogBatch) {
+        let Some(last) = group.last_seq() else {
+            return;
+        };
+        group.seal();
+        let mut state = self.state.lock();
+        state.batch.take_all_from(group);
+        self.queued.store(last, Ordering::Release);
+        drop(state);
+        self.work.notify_one();
+    }
+
+    /// The sequence number of the last record queued: every operation whose write has
+    /// been answered is at or below it.
+    pub(crate) fn queued_seq(&self) -> u64 {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    fn is_full(&self) -> bool {
+        self.state.lock().batch.len_bytes() >= self.limit
+    }
+
+    /// Waits while the queue holds more than its limit (the disk is behind), or until the
+    /// actor has stopped.
+    pub(crate) async fn wait_for_space(&self) {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_full() || self.durable.borrow().stopped {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Counts a `checkpoint()` call and asks the actor for a checkpoint; the call's
+    /// number, which [`Durable::checkpoints_answered`] reaches when it is done.
+    pub(crate) fn ask_checkpoint(&self) -> u64 {
+        let ticket = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        self.request(|requests| requests.checkpoint = true);
+        ticket
+    }
+
+    /// The number of `checkpoint()` calls so far.
+    pub(crate) fn checkpoints_asked(&self) -> u64 {
+        self.asked.load(Ordering::Acquire)
+    }
+
+    /// Asks the actor for something and wakes it.
+    pub(crate) fn request(&self, ask: impl FnOnce(&mut Requests)) {
+        ask(&mut self.state.lock().requests);
+        self.work.notify_one();
+    }
+
+    /// A receiver of what the actor reports.
+    pub(crate) fn watch(&self) -> tokio::sync::watch::Receiver<Durable> {
+        self.durable.subscribe()
+    }
+
+    /// What the actor reported last.
+    pub(crate) fn durable(&self) -> Durable {
+        self.durable.borrow().clone()
+    }
+
+    /// Reports progress (the actor).
+    pub(crate) fn report(&self, change: impl FnOnce(&mut Durable)) {
+        self.durable.send_modify(change);
+    }
+
+    /// Waits until there are records or requests (the actor), then swaps the queued
+    /// records into `into` (which must be empty) and takes the requests.
+    pub(crate) fn take(&self, into: &mut LogBatch) -> Requests {
+        let mut state = self.state.lock();
+        while state.batch.is_empty() && !state.requests.any() {
+            self.work.wait(&mut state);
+        }
+        std::mem::swap(&mut state.batch, into);
+        let requests = std::mem::take(&mut state.requests);
+        drop(state);
+        self.space.notify_waiters();
+        requests
+    }
+
+    /// Like [`Self::take`] but returns at once, possibly with nothing.
+    pub(crate) fn try_take(&self, into: &mut LogBatch) -> Requests {
+        let mut state = self.state.lock();
+        std::mem::swap(&mut state.batch, into);
+        let requests = std::mem::take(&mut state.requests);
+        drop(state);
+        self.space.notify_waiters();
+        requests
+    }
+
+    /// Wakes every writer waiting for space (the actor stopped).
+    pub(crate) fn release_writers(&self) {
+        self.space.notify_waiters();
+    }
+}

@@ -1,0 +1,274 @@
+//! Durable tables (`persist: true`): what is written comes back after a reopen, in both
+//! durability modes; the key generator and the feed's sequence numbers continue; a
+//! locked directory and another schema are refused; checkpoints shrink the log.
+
+use worktable::persist::{MemoryStorage, PersistError};
+use worktable::prelude::*;
+
+worktable!(
+    name: Account,
+    persist: true,
+    columns: {
+        id: u64 primary_key autoincrement,
+        name: String,
+        balance: i64,
+    },
+    indexes: { name_idx: name unique },
+);
+
+mod other {
+    use worktable::prelude::*;
+
+    // The same table name with one more column: another schema.
+    worktable!(
+        name: Account,
+        persist: true,
+        columns: {
+            id: u64 primary_key autoincrement,
+            name: String,
+            balance: i64,
+            frozen: bool,
+        },
+        indexes: { name_idx: name unique },
+    );
+}
+
+fn account(table: &AccountWorkTable, n: i64) -> AccountRow {
+    AccountRow {
+        id: table.get_next_pk().expect("keys left").into(),
+        name: format!("account-{n}"),
+        balance: n * 10,
+    }
+}
+
+fn buffered() -> PersistConfig {
+    PersistConfig {
+        durability: Durability::Buffered,
+        ..Default::default()
+    }
+}
+
+fn rows(table: &AccountWorkTable) -> Vec<AccountRow> {
+    table.select_all().execute().expect("a plain scan")
+}
+
+#[tokio::test]
+async fn rows_come_back_after_shutdown_and_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = AccountWorkTable::open(dir.path()).await.expect("open");
+    for n in 0..100 {
+        table.insert(account(&table, n)).await.expect("insert");
+    }
+    for n in 0..10u64 {
+        table.delete(n).await.expect("delete");
+    }
+    let mut row = table.select(50u64).expect("row 50");
+    row.balance = -1;
+    table.update(row).await.expect("update");
+    let before = rows(&table);
+    table.shutdown().await.expect("shutdown");
+
+    let again = AccountWorkTable::open(dir.path()).await.expect("reopen");
+    assert_eq!(rows(&again), before);
+    assert_eq!(again.select(50u64).map(|r| r.balance), Some(-1));
+    // The unique index was rebuilt.
+    assert_eq!(
+        again.select_by_name("account-42".to_string()).map(|r| r.id),
+        Some(42u64)
+    );
+    // The generator continues above every recovered key.
+    assert_eq!(again.get_next_pk().expect("keys left"), 100u64.into());
+    again.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn buffered_writes_survive_a_drop_and_flush_waits_for_the_disk() {
+    let disk = MemoryStorage::new();
+    let table = AccountWorkTable::open_storage(disk.clone(), buffered())
+        .await
+        .expect("open");
+    for n in 0..50 {
+        table.insert(account(&table, n)).await.expect("insert");
+    }
+    table.flush().await.expect("flush");
+    // What a flush covered is on disk: a crash now keeps all of it.
+    let image = disk
+        .snapshot()
+        .image(worktable::persist::CrashMode::LoseUnsynced);
+    let before = rows(&table);
+    drop(table);
+    let crashed = AccountWorkTable::open_storage(image, buffered())
+        .await
+        .expect("reopen the crash image");
+    assert_eq!(rows(&crashed), before);
+    drop(crashed);
+    // Dropping the last handle made everything durable and released the directory.
+    assert!(!disk.is_locked());
+    let again = AccountWorkTable::open_storage(disk, buffered())
+        .await
+        .expect("reopen");
+    assert_eq!(rows(&again), before);
+}
+
+#[tokio::test]
+async fn sync_writes_are_durable_when_they_resolve() {
+    let disk = MemoryStorage::new();
+    let table = AccountWorkTable::open_storage(disk.clone(), PersistConfig::default())
+        .await
+        .expect("open");
+    let writers: Vec<_> = (0..8)
+        .map(|task| {
+            let table = table.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let row = AccountRow {
+                        id: table.get_next_pk().expect("keys left").into(),
+                        name: format!("t{task}-{i}"),
+                        balance: i,
+                    };
+                    table.insert(row).await.expect("insert");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    // Every insert resolved, so every one is synced: a crash now loses none.
+    let image = disk
+        .snapshot()
+        .image(worktable::persist::CrashMode::LoseUnsynced);
+    let crashed = AccountWorkTable::open_storage(image, PersistConfig::default())
+        .await
+        .expect("reopen the crash image");
+    assert_eq!(crashed.count(), 200);
+    assert_eq!(rows(&crashed), rows(&table));
+}
+
+#[tokio::test]
+async fn feed_sequence_numbers_continue_after_a_reopen() {
+    let disk = MemoryStorage::new();
+    let table = AccountWorkTable::open_storage(disk.clone(), buffered())
+        .await
+        .expect("open");
+    for n in 0..5 {
+        table.insert(account(&table, n)).await.expect("insert");
+    }
+    table.shutdown().await.expect("shutdown");
+    let again = AccountWorkTable::open_storage(disk, buffered())
+        .await
+        .expect("reopen");
+    let feed = again.subscribe();
+    again.insert(account(&again, 5)).await.expect("insert");
+    let op = feed.recv().await.expect("an operation");
+    assert_eq!(op.seq, 6);
+    assert_eq!(op.kind, OperationKind::Insert);
+}
+
+#[tokio::test]
+async fn a_second_open_of_a_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = AccountWorkTable::open(dir.path()).await.expect("open");
+    match AccountWorkTable::open(dir.path()).await {
+        Err(WorkTableError::Persist(failure)) => {
+            assert!(matches!(*failure, PersistError::Locked), "{failure}")
+        }
+        other => panic!("a second open gave {:?}", other.map(|t| t.count())),
+    }
+    table.shutdown().await.expect("shutdown");
+    // Released by the shutdown.
+    AccountWorkTable::open(dir.path())
+        .await
+        .expect("open after shutdown");
+}
+
+#[tokio::test]
+async fn another_schema_is_refused_naming_the_difference() {
+    let disk = MemoryStorage::new();
+    let table = AccountWorkTable::open_storage(disk.clone(), buffered())
+        .await
+        .expect("open");
+    table.insert(account(&table, 1)).await.expect("insert");
+    table.shutdown().await.expect("shutdown");
+    match other::AccountWorkTable::open_storage(disk.clone(), buffered()).await {
+        Err(WorkTableError::Persist(failure)) => match &*failure {
+            PersistError::SchemaMismatch { differences } => {
+                let said = failure.to_string();
+                assert!(!differences.is_empty());
+                assert!(said.contains("frozen"), "{said}");
+            }
+            other => panic!("expected a schema mismatch, got {other}"),
+        },
+        other => panic!("another schema gave {:?}", other.map(|t| t.count())),
+    }
+    // Nothing was changed by the refused open.
+    let again = AccountWorkTable::open_storage(disk, buffered())
+        .await
+        .expect("reopen");
+    assert_eq!(again.count(), 1);
+}
+
+#[tokio::test]
+async fn a_checkpoint_replaces_the_log_and_reopens_exactly() {
+    let disk = MemoryStorage::new();
+    let config = PersistConfig {
+        segment_bytes: 4 << 10,
+        ..buffered()
+    };
+    let table = AccountWorkTable::open_storage(disk.clone(), config.clone())
+        .await
+        .expect("open");
+    for n in 0..300 {
+        table.insert(account(&table, n)).await.expect("insert");
+    }
+    let segments = |disk: &MemoryStorage| {
+        disk.file_names()
+            .iter()
+            .filter(|name| name.ends_with(".log"))
+            .count()
+    };
+    let before = segments(&disk);
+    assert!(before > 2, "small segments: {:?}", disk.file_names());
+    table.checkpoint().await.expect("checkpoint");
+    assert!(segments(&disk) < before, "{:?}", disk.file_names());
+    // Writes after the checkpoint are replayed from the log on top of it.
+    for n in 0..20u64 {
+        table.delete(n).await.expect("delete");
+    }
+    table.flush().await.expect("flush");
+    let expected = rows(&table);
+    drop(table);
+    let again = AccountWorkTable::open_storage(disk, config)
+        .await
+        .expect("reopen");
+    assert_eq!(rows(&again), expected);
+}
+
+#[tokio::test]
+async fn checkpoint_on_a_memory_table_is_refused() {
+    worktable!(name: Plain, columns: { id: u64 primary_key });
+    let table = PlainWorkTable::default();
+    assert_eq!(
+        table.table().checkpoint().await,
+        Err(WorkTableError::NotDurable)
+    );
+    assert_eq!(table.table().flush().await, Ok(()));
+    assert!(!table.table().is_durable());
+}
+
+#[tokio::test]
+async fn multi_row_writes_are_logged_whole() {
+    let disk = MemoryStorage::new();
+    let table = AccountWorkTable::open_storage(disk.clone(), PersistConfig::default())
+        .await
+        .expect("open");
+    let batch: Vec<_> = (0..64).map(|n| account(&table, n)).collect();
+    table.insert_many(batch).await.expect("insert_many");
+    let image = disk
+        .snapshot()
+        .image(worktable::persist::CrashMode::LoseUnsynced);
+    let crashed = AccountWorkTable::open_storage(image, PersistConfig::default())
+        .await
+        .expect("reopen");
+    assert_eq!(crashed.count(), 64);
+}
