@@ -31,7 +31,6 @@ worktable!(
 
 use workload::*;
 
-#[cfg(feature = "durable")]
 mod durable;
 
 fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
@@ -48,11 +47,7 @@ fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
 
 fn main() {
     if durable_arg() {
-        #[cfg(feature = "durable")]
-        durable::run(&Arc::new(names()));
-        #[cfg(not(feature = "durable"))]
-        println!("system=ours durable\nskip op=durable reason=built_without_the_durable_feature");
-        return;
+        return durable::run(&Arc::new(names()));
     }
     let n = rows_arg();
     let rts = Runtimes::default();
