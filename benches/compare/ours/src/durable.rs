@@ -142,7 +142,9 @@ fn buffered_vs_memory(rts: &Runtimes, names: &Arc<Vec<String>>, n: u64) {
     let (t, nm) = (table.clone(), names.clone());
     let (elapsed, ()) = timed_task(rts.multi(), async move {
         for i in 0..n {
-            t.insert(crate::row(&t, &nm, i)).await.expect("memory_insert");
+            t.insert(crate::row(&t, &nm, i))
+                .await
+                .expect("memory_insert");
         }
     });
     report("memory_insert", elapsed, n);
@@ -173,7 +175,9 @@ fn buffered_vs_memory(rts: &Runtimes, names: &Arc<Vec<String>>, n: u64) {
         let (t, nm) = (table.clone(), names.clone());
         async move {
             for i in task_rows(task, n) {
-                t.insert(crate::row(&t, &nm, i)).await.expect("memory_insert_64");
+                t.insert(crate::row(&t, &nm, i))
+                    .await
+                    .expect("memory_insert_64");
             }
         }
     });
@@ -282,7 +286,10 @@ fn reopen_and_checkpoint(rts: &Runtimes, names: &Arc<Vec<String>>, m: u64) {
         let u = updated(names, first, k, j as u64);
         model[k as usize] = (((k + 1) % NAMES) as usize, u.amount);
     }
-    for k in (0..m).step_by(97).chain(updates.iter().copied().step_by(97)) {
+    for k in (0..m)
+        .step_by(97)
+        .chain(updates.iter().copied().step_by(97))
+    {
         let row = table.select(first + k).expect("a row after reopen");
         let (name, amount) = model[k as usize];
         assert_eq!(

@@ -67,7 +67,11 @@ const SECTIONS: [(&str, &[Measure]); 6] = [
     (
         "3. ours: Buffered (acknowledged before its fsync; one flush() at the end, timed) vs the in-memory table (ops/s)",
         &[
-            ("memory_insert", Throughput, "in-memory table, one spawned task"),
+            (
+                "memory_insert",
+                Throughput,
+                "in-memory table, one spawned task",
+            ),
             ("buffered_insert", Throughput, "Buffered, one spawned task"),
             ("memory_insert_64", Throughput, "in-memory table, 64 tasks"),
             ("buffered_insert_64", Throughput, "Buffered, 64 tasks"),
@@ -91,7 +95,11 @@ const SECTIONS: [(&str, &[Measure]); 6] = [
     (
         "5. ours: one writer's Sync insert latency on the reopened table, idle vs during a checkpoint of its rows (µs)",
         &[
-            ("insert_latency_idle", Latency, "no checkpoint running, median"),
+            (
+                "insert_latency_idle",
+                Latency,
+                "no checkpoint running, median",
+            ),
             ("insert_latency_idle.p99", Latency, "99th percentile"),
             (
                 "insert_latency_checkpoint",
@@ -110,7 +118,11 @@ const SECTIONS: [(&str, &[Measure]); 6] = [
     (
         "6. ours: bytes per live row after that checkpoint",
         &[
-            ("dir_bytes_per_row", Quantity, "the directory (checkpoint + log)"),
+            (
+                "dir_bytes_per_row",
+                Quantity,
+                "the directory (checkpoint + log)",
+            ),
             (
                 "encoded_bytes_per_row",
                 Quantity,
@@ -268,22 +280,36 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
     }
 
     println!();
-    println!("## Derived (from the medians above)");
+    println!("## Derived");
+    // Against the floor measured in the same process: the median over the rounds of each
+    // round's ratio, which the disk's swings (the floor moves by 10x between rounds on a
+    // shared machine) disturb less than a ratio of medians.
+    let per_round = |s: &str, a: &str, b: &str, f: fn(f64, f64) -> f64| {
+        let (a, b) = (results.get(s)?.get(a)?, results.get(s)?.get(b)?);
+        (a.len() == b.len() && !a.is_empty()).then(|| {
+            median(
+                &a.iter()
+                    .zip(b)
+                    .map(|(&a, &b)| f(a, b))
+                    .collect::<Vec<f64>>(),
+            )
+        })
+    };
     for s in systems.iter().filter(|&&s| s != "peer") {
-        if let (Some(ins), Some(floor)) = (med(s, "sync_insert_64"), med(s, "fdatasync_256")) {
+        if let Some(x) = per_round(s, "sync_insert_64", "fdatasync_256", |ins, floor| {
+            floor / ins
+        }) {
             println!(
-                "{:<8} sync_insert_64 / the floor's rate (1 / fdatasync_256): {:.2}",
-                label(s),
-                floor / ins
+                "{:<8} sync_insert_64 inserts/s / the floor's rate (1 / fdatasync_256), median of the rounds' ratios: {x:.2}",
+                label(s)
             );
         }
-        if let (Some(lat), Some(floor)) =
-            (med(s, "sync_insert_latency"), med(s, "fdatasync_256"))
-        {
+        if let Some(x) = per_round(s, "sync_insert_latency", "fdatasync_256", |lat, floor| {
+            lat / floor
+        }) {
             println!(
-                "{:<8} sync_insert_latency / fdatasync_256: {:.2}",
-                label(s),
-                lat / floor
+                "{:<8} sync_insert_latency / fdatasync_256, median of the rounds' ratios: {x:.2}",
+                label(s)
             );
         }
     }
@@ -292,7 +318,10 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
         ("buffered_insert_64", "memory_insert_64"),
     ] {
         if let (Some(b), Some(m)) = (med("ours", buffered), med("ours", memory)) {
-            println!("ours     {buffered} / {memory} throughput: {:.2}", m / b);
+            println!(
+                "ours     {buffered} / {memory} throughput (medians): {:.2}",
+                m / b
+            );
         }
     }
     if let Some(reopen) = med("ours", "reopen") {
@@ -303,13 +332,14 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
             args.reopen_rows / 10
         );
     }
-    if let (Some(during), Some(idle)) = (
-        med("ours", "insert_latency_checkpoint"),
-        med("ours", "insert_latency_idle"),
+    if let Some(x) = per_round(
+        "ours",
+        "insert_latency_checkpoint",
+        "insert_latency_idle",
+        |during, idle| during / idle,
     ) {
         println!(
-            "ours     insert latency during a checkpoint / idle: {:.2}",
-            during / idle
+            "ours     insert latency during a checkpoint / idle, median of the rounds' ratios: {x:.2}"
         );
     }
     if let (Some(dir), Some(enc)) = (
@@ -317,7 +347,7 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
         med("ours", "encoded_bytes_per_row"),
     ) {
         println!(
-            "ours     directory bytes / encoded row bytes: {:.2}",
+            "ours     directory bytes / encoded row bytes (medians): {:.2}",
             dir / enc
         );
     }
@@ -348,7 +378,11 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
                         .iter()
                         .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
                     // ops/s: the slowest round is the lowest rate
-                    let (a, b) = if kind == Throughput { (hi, lo) } else { (lo, hi) };
+                    let (a, b) = if kind == Throughput {
+                        (hi, lo)
+                    } else {
+                        (lo, hi)
+                    };
                     format!("{}..{}", cell(kind, a), cell(kind, b))
                 });
                 line += &format!(" {:>21}", range.unwrap_or_else(|| "-".into()));

@@ -64,8 +64,12 @@ pub fn run() {
         let conn = open_file(&dir.path().join("bench.db"), true);
         let mut st = conn.prepare(INSERT).unwrap();
         let samples = latencies_sync(|i| {
-            st.insert(params![val_of(i), names[(i % NAMES) as usize], amount_of(i)])
-                .expect("insert");
+            st.insert(params![
+                val_of(i),
+                names[(i % NAMES) as usize],
+                amount_of(i)
+            ])
+            .expect("insert");
         });
         report_latency("sync_insert_latency", &samples);
         drop(st);
@@ -100,7 +104,10 @@ pub fn run() {
         .map(|_| Mutex::new(Some(open_file(&path, false))))
         .collect();
     let elapsed = timed_tasks(rts.multi(), |task| {
-        let conn = conns[task as usize].lock().take().expect("one connection per task");
+        let conn = conns[task as usize]
+            .lock()
+            .take()
+            .expect("one connection per task");
         let nm = names.clone();
         async move {
             tokio::task::spawn_blocking(move || {

@@ -580,7 +580,9 @@ pub fn reopen_rows_arg() -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == "--reopen-rows")
-        .map_or(1_000_000, |at| args[at + 1].parse().expect("--reopen-rows M"))
+        .map_or(1_000_000, |at| {
+            args[at + 1].parse().expect("--reopen-rows M")
+        })
 }
 
 /// A fresh directory for a durable measure's files, in the default temp directory
