@@ -337,7 +337,7 @@ fn memory(args: &Args, target: &Path, date: &str, rustc: &str, built: std::time:
     };
     let has_ours = args.only.contains(&"ours");
 
-    print_header(&date, &rustc);
+    print_header(date, rustc);
     println!(
         "rows:   {}   rounds: {}   systems (run in this order each round): {}",
         args.rows,

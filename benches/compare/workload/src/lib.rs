@@ -606,7 +606,7 @@ pub fn quantile_ns(samples: &[Duration], q: f64) -> f64 {
     assert!(!samples.is_empty(), "no samples");
     let mut v: Vec<f64> = samples.iter().map(|d| d.as_nanos() as f64).collect();
     v.sort_by(|a, b| a.partial_cmp(b).expect("durations are ordered"));
-    if q == 0.5 && v.len() % 2 == 0 {
+    if q == 0.5 && v.len().is_multiple_of(2) {
         let m = v.len() / 2;
         return (v[m - 1] + v[m]) / 2.0;
     }
