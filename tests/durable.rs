@@ -272,3 +272,37 @@ async fn multi_row_writes_are_logged_whole() {
         .expect("reopen");
     assert_eq!(crashed.count(), 64);
 }
+
+#[tokio::test]
+async fn a_log_past_its_limit_is_checkpointed_in_the_background() {
+    let disk = MemoryStorage::new();
+    let config = PersistConfig {
+        checkpoint_log_bytes: 8 << 10,
+        segment_bytes: 4 << 10,
+        ..buffered()
+    };
+    let table = AccountWorkTable::open_storage(disk.clone(), config.clone())
+        .await
+        .expect("open");
+    let checkpoints = |disk: &MemoryStorage| {
+        disk.file_names()
+            .iter()
+            .filter(|name| name.ends_with(".ckpt"))
+            .count()
+    };
+    assert_eq!(checkpoints(&disk), 0);
+    let mut n = 0;
+    // No checkpoint is asked for: the log's size alone brings one.
+    while checkpoints(&disk) == 0 {
+        assert!(n < 100_000, "no checkpoint after {n} inserts");
+        table.insert(account(&table, n)).await.expect("insert");
+        table.flush().await.expect("flush");
+        n += 1;
+    }
+    let expected = rows(&table);
+    drop(table);
+    let again = AccountWorkTable::open_storage(disk, config)
+        .await
+        .expect("reopen");
+    assert_eq!(rows(&again), expected);
+}

@@ -176,7 +176,9 @@ impl Dir {
         &self.options
     }
 
-    /// Appends one commit group as one frame, with one write. The records' sequence
+    /// Appends one commit group as one frame (held in memory and written, with the frames
+    /// appended after it, in one write at the next sync, or once 1 MiB is held; a dropped
+    /// handle writes what it holds without syncing). The records' sequence
     /// numbers must continue the log without gaps (the first is [`Self::last_seq`] + 1);
     /// deletes carry no row, inserts and updates do.
     ///

@@ -52,8 +52,9 @@
 //!   frame at the end of the last segment) is never handed out and is cut off (and
 //!   synced) in `finish`, before anything can be appended; any other failed check is a
 //!   [`PersistError::Corrupt`] naming the file and offset.
-//! * **Group commit.** [`Dir::append_group`] writes one commit group as one frame with
-//!   one write; [`Dir::sync`] makes everything appended durable with one `fdatasync`.
+//! * **Group commit.** [`Dir::append_group`] encodes one commit group as one frame;
+//!   [`Dir::sync`] writes every frame appended since the last sync with one write and
+//!   makes them durable with one `fdatasync`.
 //!   Acknowledge a durable write only after the `sync` that covers it has returned.
 //! * **Checkpoints.** Note the last committed sequence S, [`Dir::begin_checkpoint`]`(S)`,
 //!   push every live row (the scan may see later operations: it is fuzzy), then

@@ -24,7 +24,14 @@ pub(crate) struct LogWriter {
     /// The last sequence number covered by a completed sync.
     pub durable_seq: u64,
     buf: Vec<u8>,
+    /// Frames encoded and counted in `len`, not yet written: they go to the file with one
+    /// write at the next sync (or once they pass [`PENDING_LIMIT`]), so a round of many
+    /// commit groups costs one write and one sync.
+    pending: Vec<u8>,
 }
+
+/// Encoded frames held before they are written anyway.
+const PENDING_LIMIT: usize = 1 << 20;
 
 /// A per-segment random salt, mixed into every frame header's CRC so that bytes that
 /// merely look like a frame (say, a frame stored inside a row) are never taken for one.
@@ -55,6 +62,7 @@ impl LogWriter {
             last_seq,
             durable_seq: last_seq,
             buf: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -87,8 +95,9 @@ impl LogWriter {
         ))
     }
 
-    /// Encodes a checked group (`body` from [`frame::body_len`]) and appends it with one
-    /// write.
+    /// Encodes a checked group (`body` from [`frame::body_len`]) and appends it: it is
+    /// written with the frames appended after it, in one write, by the next
+    /// [`Self::sync`] (or [`Self::write_pending`]).
     pub(crate) fn append(
         &mut self,
         sticky: &Sticky,
@@ -96,14 +105,33 @@ impl LogWriter {
         body: usize,
     ) -> Result<(), PersistError> {
         frame::encode(&mut self.buf, self.salt, self.synced_len, records, body);
-        sticky.io("append", &self.name, self.file.append(&self.buf))?;
+        self.pending.extend_from_slice(&self.buf);
         self.len += self.buf.len() as u64;
         self.last_seq += records.len() as u64;
         if self.buf.capacity() > 1 << 20 {
             // Do not keep a buffer the size of one huge group around.
             self.buf = Vec::new();
         }
+        if self.pending.len() >= PENDING_LIMIT {
+            self.write_pending(sticky)?;
+        }
         Ok(())
+    }
+
+    /// Writes the frames appended and not yet written, with one write.
+    pub(crate) fn write_pending(&mut self, sticky: &Sticky) -> Result<(), PersistError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        // Written or not (even if the storage panics), the bytes are never offered again:
+        // after a failed write the file's end is unknown, and the failure is sticky.
+        let mut pending = std::mem::take(&mut self.pending);
+        let written = self.file.append(&pending);
+        pending.clear();
+        if pending.capacity() <= PENDING_LIMIT * 2 {
+            self.pending = pending;
+        }
+        sticky.io("append", &self.name, written)
     }
 
     /// Syncs the segment if anything was appended since the last sync, or always when
@@ -117,9 +145,24 @@ impl LogWriter {
         if self.synced_len == self.len && !always {
             return Ok(());
         }
+        self.write_pending(sticky)?;
         sticky.io("sync", &self.name, self.file.sync())?;
         self.synced_len = self.len;
         self.durable_seq = self.last_seq;
         Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    /// Hands frames appended and not yet written to the file (unsynced, as they would
+    /// have been without the buffer): a directory dropped without a sync keeps what the
+    /// OS keeps, as if every append had been written at once.
+    fn drop(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty()
+            && let Err(error) = self.file.append(&pending)
+        {
+            tracing::warn!(file = %self.name, %error, "appended frames were not written at close");
+        }
     }
 }

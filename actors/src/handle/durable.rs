@@ -179,11 +179,15 @@ fn reopen(
 impl<S: TableSchema> Table<S> {
     /// Waits, for a durable table, until everything committed before this call is on
     /// disk (synced); at once for a table that is not durable. Fails with the table's
-    /// persistence failure if it has one.
+    /// failure if it has failed (a persistence failure, or a panic in an actor).
     pub async fn flush(&self) -> Result<(), WorkTableError> {
         let Some(durable) = self.inner.durable.as_ref() else {
             return Ok(());
         };
+        // A failed table says so, even when everything it committed had been synced.
+        if let Some(failure) = self.inner.health.failure() {
+            return Err(failure.clone());
+        }
         let target = durable.queue.queued_seq();
         durable.queue.request(|requests| requests.flush = true);
         self.wait_durable(target).await

@@ -56,7 +56,7 @@ pub(crate) struct Persister {
 /// A checkpoint whose scan runs on its own thread.
 struct Scan {
     /// The scanned writer comes back here.
-    done: mpsc::Receiver<Result<CheckpointWriter, PersistError>>,
+    done: mpsc::Receiver<Result<CheckpointWriter, ScanFailed>>,
     /// Checkpoint requests this checkpoint answers.
     answers: u64,
 }
@@ -82,26 +82,28 @@ impl Persister {
             .spawn(move || self.supervise(dir))
     }
 
-    /// Runs the actor, restarting it after a panic, until it stops or fails.
+    /// Runs the actor, restarting it after a panic, until it stops or fails. A panic
+    /// while reopening the directory for a restart counts as one more panic.
     fn supervise(self, dir: Dir) {
         let mut dir = Some(dir);
         let mut carried = Carried::default();
         let mut restarts = 0u32;
-        let mut restarted = false;
         let outcome = loop {
-            let Some(current) = dir.as_mut() else {
-                break Err(PersistError::PreviousError {
-                    first: "the directory could not be reopened".into(),
-                });
-            };
-            let mut actor = Actor {
-                persister: &self,
-                dir: current,
-                carried: &mut carried,
-                scan: None,
-                force_sync: restarted,
-            };
-            match catch_unwind(AssertUnwindSafe(|| actor.run())) {
+            let life = catch_unwind(AssertUnwindSafe(|| {
+                let current = match dir.as_mut() {
+                    Some(current) => current,
+                    None => dir.insert((self.reopen)()?),
+                };
+                let mut actor = Actor {
+                    persister: &self,
+                    dir: current,
+                    carried: &mut carried,
+                    scan: None,
+                    force_sync: restarts > 0,
+                };
+                actor.run()
+            }));
+            match life {
                 Ok(outcome) => break outcome,
                 Err(panic) => {
                     restarts += 1;
@@ -114,18 +116,13 @@ impl Persister {
                             ),
                         });
                     }
-                    // The old handle's state is unknown: drop it (releasing the lock) and
-                    // recover the directory from what is really there.
-                    dir = None;
-                    match (self.reopen)() {
-                        Ok(reopened) => dir = Some(reopened),
-                        Err(error) => break Err(error),
-                    }
-                    restarted = true;
+                    // The old handle's state is unknown: drop it (releasing the lock); the
+                    // next life recovers the directory from what is really there.
+                    drop_quietly(self.table, dir.take());
                 }
             }
         };
-        drop(dir);
+        drop_quietly(self.table, dir.take());
         if let Err(error) = outcome {
             let failure = PersistFailure::from(error);
             tracing::error!(table = self.table, error = %failure, "persistence failed; the table takes no more writes");
@@ -135,6 +132,21 @@ impl Persister {
         self.queue.report(|durable| durable.stopped = true);
         self.queue.release_writers();
     }
+}
+
+/// Drops a directory handle whose drop may reach a storage that panics: its unwritten
+/// frames are lost like any unsynced write, and the thread goes on.
+fn drop_quietly(table: &'static str, dir: Option<Dir>) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(dir))) {
+        let reason = panic_message(panic.as_ref());
+        tracing::error!(table, %reason, "closing the directory handle panicked");
+    }
+}
+
+/// How a checkpoint scan ended, if not with its writer.
+enum ScanFailed {
+    Error(PersistError),
+    Panic(String),
 }
 
 /// One life of the actor, between restarts.
@@ -154,12 +166,21 @@ impl Actor<'_> {
         let mut taken = LogBatch::default();
         // Whether a checkpoint completed after the stop was asked for.
         let mut stop_checkpointed = false;
+        if self.force_sync {
+            // A restart: what the old actor appended, and what it had taken, is made
+            // durable and reported before waiting for anything new.
+            self.log_round()?;
+        }
         loop {
-            if self.carried.pending.is_empty() {
-                let requests = queue.take(&mut taken);
-                self.merge(requests);
-                self.carried.pending.take_all_from(&mut taken);
-            }
+            // Wait for work unless a carried request (from before a restart, say) needs
+            // acting on now.
+            let requests = if self.carried.pending.is_empty() && !self.must_act() {
+                queue.take(&mut taken)
+            } else {
+                queue.try_take(&mut taken)
+            };
+            self.merge(requests);
+            self.carried.pending.take_all_from(&mut taken);
             self.log_round()?;
             let stopping = self.carried.requests.stop;
             if std::mem::take(&mut self.carried.requests.scanned) {
@@ -189,6 +210,20 @@ impl Actor<'_> {
             self.log_round()?;
             return Ok(());
         }
+    }
+
+    /// Whether the requests held need handling before waiting for more work.
+    fn must_act(&self) -> bool {
+        let held = &self.carried.requests;
+        let scanning = self.scan.is_some();
+        held.flush
+            || held.scanned
+            || (held.checkpoint && !scanning)
+            || match held.stop {
+                None => false,
+                // A stop that checkpoints waits for a running scan to end.
+                Some(checkpoint) => !(checkpoint && scanning),
+            }
     }
 
     fn merge(&mut self, requests: Requests) {
@@ -225,13 +260,15 @@ impl Actor<'_> {
                     None => Ok(()),
                 }
             })?;
-        self.carried.pending.clear();
-        self.carried.log_bytes += bytes;
         let durable = if std::mem::take(&mut self.force_sync) {
             self.dir.sync_all()?
         } else {
             self.dir.sync()?
         };
+        // Kept until the sync returned: an actor restarted after a panic in the sync
+        // appends whatever of it the reopened log does not hold.
+        self.carried.pending.clear();
+        self.carried.log_bytes += bytes;
         self.carried.requests.flush = false;
         self.persister.queue.report(|state| state.seq = durable);
         Ok(())
@@ -245,7 +282,11 @@ impl Actor<'_> {
         let queue = Arc::clone(&self.persister.queue);
         let (done, scanned) = mpsc::channel();
         let scan = move || {
-            let outcome = source.scan(&mut writer).map(|()| writer);
+            let outcome = match catch_unwind(AssertUnwindSafe(|| source.scan(&mut writer))) {
+                Ok(Ok(())) => Ok(writer),
+                Ok(Err(error)) => Err(ScanFailed::Error(error)),
+                Err(panic) => Err(ScanFailed::Panic(panic_message(panic.as_ref()))),
+            };
             let _ = done.send(outcome);
             queue.request(|requests| requests.scanned = true);
         };
@@ -273,7 +314,16 @@ impl Actor<'_> {
             return Ok(());
         };
         let writer = match scan.done.recv() {
-            Ok(outcome) => outcome?,
+            Ok(Ok(writer)) => writer,
+            Ok(Err(ScanFailed::Error(error))) => return Err(error),
+            Ok(Err(ScanFailed::Panic(reason))) => {
+                // Handled like a panic of the actor itself: it is restarted, and the
+                // checkpoint taken again for whoever asked for it.
+                self.carried.requests.checkpoint = true;
+                std::panic::resume_unwind(Box::new(format!(
+                    "the checkpoint scan panicked: {reason}"
+                )));
+            }
             Err(_) => {
                 return Err(PersistError::PreviousError {
                     first: "the checkpoint scan ended without a result".into(),

@@ -36,7 +36,10 @@ where
     S::Row: CheckedRowFormat,
     S::Pk: CheckedRowFormat,
 {
-    let mut rows: foldhash::HashMap<S::Pk, (Unpublished, S::Row)> = Default::default();
+    // The checkpoint's rows come in key order: kept in a vector, in that order. The log's
+    // changes after it go to a map, the last change of a key winning.
+    let mut rows: Vec<Loading<S>> = Vec::new();
+    let mut changes: foldhash::HashMap<S::Pk, Option<(Unpublished, S::Row)>> = Default::default();
     let mut last_seq = recovery.checkpoint_seq();
     // Decodes a key and writes its row; errors are mapped once the borrow of the
     // recovery that lends the bytes has ended.
@@ -65,9 +68,13 @@ where
     while let Some(stored) = recovery.next_row().map_err(persist)? {
         let written = write(stored.pk, stored.row);
         let (pk, version, row) = written.map_err(|bad| bad.at(recovery))?;
-        if rows.insert(pk, (version, row)).is_some() {
-            return Err(Bad::Corrupt("a key appears twice in the checkpoint").at(recovery));
+        if rows.last().is_some_and(|(last, _, _)| *last >= pk) {
+            return Err(
+                Bad::Corrupt("the checkpoint's keys are not in strictly ascending order")
+                    .at(recovery),
+            );
         }
+        rows.push((pk, version, row));
     }
     loop {
         let (seq, change) = match recovery.next_record().map_err(persist)? {
@@ -89,15 +96,26 @@ where
         };
         last_seq = seq;
         match change.map_err(|bad| bad.at(recovery))? {
-            Change::Remove(pk) => drop(rows.remove(&pk)),
+            Change::Remove(pk) => drop(changes.insert(pk, None)),
             // A replaced version's token is dropped: its slot is free again.
-            Change::Put((pk, version, row)) => drop(rows.insert(pk, (version, row))),
+            Change::Put((pk, version, row)) => drop(changes.insert(pk, Some((version, row)))),
         }
+    }
+    // The final rows, in key order: the checkpoint's rows the log did not change, merged
+    // with the rows the log left. (Dropped tokens free their slots.)
+    if !changes.is_empty() {
+        rows.retain(|(pk, _, _)| !changes.contains_key(pk));
+        let mut put: Vec<Loading<S>> = changes
+            .into_iter()
+            .filter_map(|(pk, change)| change.map(|(version, row)| (pk, version, row)))
+            .collect();
+        put.sort_unstable_by(|(a, _, _), (b, _, _)| a.cmp(b));
+        rows = merge_by_key::<S>(rows, put);
     }
     let guard = Guard::new();
     let changes: Vec<RowChange<'_, S::Row, S::Pk>> = rows
         .iter()
-        .map(|(pk, (_, row))| RowChange {
+        .map(|(pk, _, row)| RowChange {
             old: None,
             new: row,
             pk,
@@ -114,8 +132,9 @@ where
         );
     }
     drop(changes);
+    // Linked in key order: the ordered structures grow at their end.
     let count = rows.len();
-    for (pk, (version, row)) in rows {
+    for (pk, version, row) in rows {
         committer
             .link_new(&store.rows, &pk, &row, version)
             .map_err(|error| WorkTableError::Storage(error.to_string()))?;
@@ -130,6 +149,25 @@ where
 /// A persistence error as the table reports it.
 pub(crate) fn persist(error: PersistError) -> WorkTableError {
     WorkTableError::Persist(PersistFailure::from(error))
+}
+
+/// A recovered row on its way into the table: its key, its written version, the row.
+type Loading<S> = (<S as TableSchema>::Pk, Unpublished, <S as TableSchema>::Row);
+
+/// Merges two lists sorted by key, with no key in both, into one sorted list.
+fn merge_by_key<S: TableSchema>(left: Vec<Loading<S>>, right: Vec<Loading<S>>) -> Vec<Loading<S>> {
+    let mut merged = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.into_iter().peekable();
+    let mut right = right.into_iter().peekable();
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (Some((l, _, _)), Some((r, _, _))) => l < r,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        merged.extend(if take_left { left.next() } else { right.next() });
+    }
 }
 
 /// What went wrong with one key or row from disk.
