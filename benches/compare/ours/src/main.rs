@@ -10,6 +10,7 @@
 //! of 1,000, in a task spawned on it). Sync reads run on plain threads.
 //! Every result is checked (rows found, counts and checksums match) so a broken run panics
 //! instead of looking fast. Prints `op=<name> ns=<ns per op>` and `rss_per_row=<bytes>`.
+//! With `--durable`, the durable measures instead (`durable.rs`).
 
 use std::sync::Arc;
 use worktable::prelude::*;
@@ -30,6 +31,8 @@ worktable!(
 
 use workload::*;
 
+mod durable;
+
 fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
     BenchRow {
         id: table
@@ -43,6 +46,9 @@ fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
 }
 
 fn main() {
+    if durable_arg() {
+        return durable::run(&Arc::new(names()));
+    }
     let n = rows_arg();
     let rts = Runtimes::default();
     let names = Arc::new(names());

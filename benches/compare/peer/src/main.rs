@@ -12,7 +12,7 @@
 //! `Clone`) and `insert_many` (batches of 1,000, in a task spawned on it). Sync reads run on
 //! plain threads. Every result is checked (rows found, counts and checksums
 //! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
-//! and `rss_per_row=<bytes>`.
+//! and `rss_per_row=<bytes>`. With `--durable`, the durable measures instead (`durable.rs`).
 
 use std::sync::Arc;
 use worktable::prelude::*;
@@ -34,6 +34,8 @@ worktable!(
 
 use workload::*;
 
+mod durable;
+
 fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
     BenchRow {
         id: table.get_next_pk().into(),
@@ -44,6 +46,9 @@ fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
 }
 
 fn main() {
+    if durable_arg() {
+        return durable::run();
+    }
     let n = rows_arg();
     let rts = Runtimes::default();
     let names = Arc::new(names());

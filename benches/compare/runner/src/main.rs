@@ -1,6 +1,6 @@
 //! The one command of the comparison (see ../README.md):
 //!
-//! `cargo run --release --manifest-path benches/compare/Cargo.toml -p runner -- [--rows N | --large] [--rounds R] [--only system,…]`
+//! `cargo run --release --manifest-path benches/compare/Cargo.toml -p runner -- [--rows N | --large] [--rounds R] [--only system,…] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M]`
 //!
 //! Builds the four programs (`ours`, `peer`, `sqlite`, `btree`) with one `cargo build
 //! --release`, runs them in turn, A B C D A B C D …, for `--rounds` rounds (default and
@@ -9,11 +9,18 @@
 //! `insert[spawned]`, `insert[current_thread]`, …), and prints per operation the median over
 //! the rounds for each system and its ratio to ours, throughput for the aggregate
 //! operations, resident bytes per row, and the spread (min–max) of every median.
+//!
+//! With `--durable` (or `--durable-only`, which skips the in-memory section), it then runs
+//! the durable programs (`ours`, `peer`, `sqlite` with `--durable`: files in a temp
+//! directory, writes acknowledged after fsync), again alternated round by round, and
+//! prints their medians the same way (see the README's "The durable comparison").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+mod durable;
 
 const SYSTEMS: [&str; 4] = ["ours", "peer", "sqlite", "btree"];
 /// In the order the runner prints them; every program reports every one. The writes are
@@ -46,12 +53,16 @@ struct Args {
     rows: u64,
     rounds: usize,
     only: Vec<&'static str>,
+    memory: bool,
+    durable: bool,
+    durable_rows: u64,
+    reopen_rows: u64,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: runner [--rows N | --large] [--rounds R (>= 5)] [--only ours,peer,sqlite,btree]"
+        "usage: runner [--rows N | --large] [--rounds R (>= 5)] [--only ours,peer,sqlite,btree] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M]"
     );
     std::process::exit(2);
 }
@@ -61,6 +72,10 @@ fn args() -> Args {
         rows: 200_000,
         rounds: 5,
         only: SYSTEMS.to_vec(),
+        memory: true,
+        durable: false,
+        durable_rows: 20_000,
+        reopen_rows: 1_000_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -94,6 +109,18 @@ fn args() -> Args {
                     .sort_by_key(|s| SYSTEMS.iter().position(|k| k == s));
                 args.only.dedup();
             }
+            "--durable" => args.durable = true,
+            "--durable-only" => (args.durable, args.memory) = (true, false),
+            "--durable-rows" => {
+                args.durable_rows = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--durable-rows takes a number"))
+            }
+            "--reopen-rows" => {
+                args.reopen_rows = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--reopen-rows takes a number"))
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -103,6 +130,9 @@ fn args() -> Args {
     }
     if args.rows < 1_000 {
         usage("--rows must be at least 1000");
+    }
+    if args.durable_rows < 1_000 || args.reopen_rows < 1_000 {
+        usage("--durable-rows and --reopen-rows must be at least 1000");
     }
     args
 }
@@ -158,13 +188,12 @@ type Results = BTreeMap<&'static str, BTreeMap<String, Vec<f64>>>;
 fn run_once(
     bin: &Path,
     system: &str,
-    rows: u64,
-    round: usize,
+    args: &[String],
     results: &mut Results,
     notes: &mut Vec<String>,
 ) {
     let out = Command::new(bin)
-        .args(["--rows", &rows.to_string(), "--round", &round.to_string()])
+        .args(args)
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
@@ -194,6 +223,11 @@ fn run_once(
                 .entry(op.to_string())
                 .or_default()
                 .push(ns.parse().expect("ns=<float>"));
+        } else if let (Some(name), Some(value)) = (fields.get("stat"), fields.get("value")) {
+            by_op
+                .entry(name.to_string())
+                .or_default()
+                .push(value.parse().expect("value=<float>"));
         } else if let Some(rss) = fields.get("rss_per_row") {
             by_op
                 .entry("rss_per_row".into())
@@ -241,6 +275,34 @@ fn main() {
     build(&cargo, &ws, &target);
     let built = started.elapsed();
 
+    if args.memory {
+        memory(&args, &target, &date, &rustc, built);
+    }
+    if args.durable {
+        if args.memory {
+            println!();
+        } else {
+            print_header(&date, &rustc);
+        }
+        durable::run(&args, &target, built);
+    }
+}
+
+fn print_header(date: &str, rustc: &str) {
+    println!("# WorkTable comparison");
+    println!("date:   {date} (start)");
+    println!(
+        "nproc:  {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!("cpu:    {}", cpu_model());
+    println!("rustc:  {}", output(rustc, &["--version"]));
+}
+
+/// The in-memory comparison: runs the four programs round by round and prints its tables.
+fn memory(args: &Args, target: &Path, date: &str, rustc: &str, built: std::time::Duration) {
     let mut results = Results::new();
     let mut notes = Vec::new();
     let run_start = Instant::now();
@@ -251,8 +313,12 @@ fn main() {
             run_once(
                 &target.join("release").join(system),
                 system,
-                args.rows,
-                round,
+                &[
+                    "--rows".into(),
+                    args.rows.to_string(),
+                    "--round".into(),
+                    round.to_string(),
+                ],
                 &mut results,
                 &mut notes,
             );
@@ -271,16 +337,7 @@ fn main() {
     };
     let has_ours = args.only.contains(&"ours");
 
-    println!("# WorkTable comparison");
-    println!("date:   {date} (start)");
-    println!(
-        "nproc:  {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
-    println!("cpu:    {}", cpu_model());
-    println!("rustc:  {}", output(&rustc, &["--version"]));
+    print_header(date, rustc);
     println!(
         "rows:   {}   rounds: {}   systems (run in this order each round): {}",
         args.rows,

@@ -13,7 +13,7 @@
 //! a 2-worker runtime sharing the connection behind the mutex) and `insert_many` (one
 //! transaction per batch of 1,000). Every result is checked (rows found, counts and checksums
 //! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
-//! and `rss_per_row=<bytes>`.
+//! and `rss_per_row=<bytes>`. With `--durable`, the durable measures instead (`durable.rs`).
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, params};
@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use workload::*;
+
+mod durable;
 
 #[derive(Debug)]
 #[allow(dead_code)]
@@ -63,6 +65,9 @@ fn count(conn: &Connection) -> u64 {
 }
 
 fn main() {
+    if durable_arg() {
+        return durable::run();
+    }
     let n = rows_arg();
     let rts = Runtimes::default();
     let names = Arc::new(names());

@@ -548,3 +548,148 @@ pub fn delete_order(n: u64) -> Vec<u64> {
     order.truncate((n / 2) as usize);
     order
 }
+
+// ---------------------------------------------------------------------------------------
+// The durable comparison (`--durable`; see the README's "The durable comparison").
+
+/// A single-writer latency measure times writes one by one until it has `LATENCY_OPS`, or
+/// until `LATENCY_BUDGET` has passed and it has at least `LATENCY_MIN`, so a slow disk
+/// (fsyncs of several ms are not rare on a shared machine) does not stretch a run to
+/// minutes.
+pub const LATENCY_OPS: u64 = 5_000;
+/// See [`LATENCY_OPS`].
+pub const LATENCY_BUDGET: Duration = Duration::from_secs(2);
+/// See [`LATENCY_OPS`].
+pub const LATENCY_MIN: u64 = 100;
+
+/// Whether a latency measure that has taken `samples` samples since `start` stops.
+fn latency_done(samples: usize, start: Instant) -> bool {
+    samples as u64 >= LATENCY_OPS
+        || (samples as u64 >= LATENCY_MIN && start.elapsed() >= LATENCY_BUDGET)
+}
+/// Bytes of one append of the fdatasync floor.
+pub const FLOOR_BYTES: usize = 256;
+
+/// Whether the program was asked for the durable measures instead of the in-memory ones.
+pub fn durable_arg() -> bool {
+    std::env::args().any(|a| a == "--durable")
+}
+
+/// `--reopen-rows M`: the rows of the reopen and checkpoint measures (default 1,000,000).
+pub fn reopen_rows_arg() -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--reopen-rows")
+        .map_or(1_000_000, |at| {
+            args[at + 1].parse().expect("--reopen-rows M")
+        })
+}
+
+/// A fresh directory for a durable measure's files, in the default temp directory
+/// (`TMPDIR`, else `/tmp`), removed when dropped. The runner prints which file system that
+/// is, so a tmpfs (where fsync costs nothing) cannot pass unnoticed.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("wt-compare-")
+        .tempdir()
+        .expect("a temp directory")
+}
+
+/// The median of `samples`, in ns.
+pub fn median_ns(samples: &[Duration]) -> f64 {
+    quantile_ns(samples, 0.5)
+}
+
+/// The `q` quantile of `samples` (nearest rank), in ns; the median of an even count is the
+/// mean of the two middle samples.
+pub fn quantile_ns(samples: &[Duration], q: f64) -> f64 {
+    assert!(!samples.is_empty(), "no samples");
+    let mut v: Vec<f64> = samples.iter().map(|d| d.as_nanos() as f64).collect();
+    v.sort_by(|a, b| a.partial_cmp(b).expect("durations are ordered"));
+    if q == 0.5 && v.len().is_multiple_of(2) {
+        let m = v.len() / 2;
+        return (v[m - 1] + v[m]) / 2.0;
+    }
+    v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
+}
+
+/// Reports per-operation latencies: `op=<op> ns=<median>` and `op=<op>.p99 ns=<p99>`.
+pub fn report_latency(op: &str, samples: &[Duration]) {
+    println!("op={op} ns={:.1}", median_ns(samples));
+    println!("op={op}.p99 ns={:.1}", quantile_ns(samples, 0.99));
+}
+
+/// Prints a measured quantity that is not a time: `stat=<name> value=<value>`.
+pub fn stat(name: &str, value: f64) {
+    println!("stat={name} value={value:.1}");
+}
+
+/// The floor of a durable write on this disk: append `FLOOR_BYTES` bytes to one file in
+/// `dir` with one `write` and `fdatasync` it (`File::sync_data`), each timed, as many times
+/// as a latency measure; reported as `fdatasync_256`, the median.
+pub fn fdatasync_floor(dir: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("floor.bin"))
+        .expect("the floor file");
+    file.sync_all().expect("fsync of the new floor file");
+    let block = [0x5a_u8; FLOOR_BYTES];
+    let samples = latencies_sync(|_| {
+        file.write_all(&block).expect("append");
+        file.sync_data().expect("fdatasync");
+    });
+    report_latency("fdatasync_256", &samples);
+}
+
+/// Bytes of the regular files under `dir`, recursively.
+pub fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|entry| {
+            let entry = entry.expect("a directory entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                dir_bytes(&entry.path())
+            } else {
+                meta.len()
+            }
+        })
+        .sum()
+}
+
+/// Times single-row writes issued one after another by one writer, `write(0)`,
+/// `write(1)`, … (`write(i)` performs write `i` and resolves when it is acknowledged), as
+/// many as [`LATENCY_OPS`] and [`LATENCY_BUDGET`] allow. Returns each write's latency: as
+/// many as writes were made.
+pub async fn latencies(mut write: impl AsyncFnMut(u64)) -> Vec<Duration> {
+    let (all, mut samples) = (Instant::now(), Vec::with_capacity(LATENCY_OPS as usize));
+    while !latency_done(samples.len(), all) {
+        let start = Instant::now();
+        write(samples.len() as u64).await;
+        samples.push(start.elapsed());
+    }
+    samples
+}
+
+/// [`latencies`] for a sync system.
+pub fn latencies_sync(mut write: impl FnMut(u64)) -> Vec<Duration> {
+    let (all, mut samples) = (Instant::now(), Vec::with_capacity(LATENCY_OPS as usize));
+    while !latency_done(samples.len(), all) {
+        let start = Instant::now();
+        write(samples.len() as u64);
+        samples.push(start.elapsed());
+    }
+    samples
+}
+
+/// A fixed-seed permutation of `0..n`.
+pub fn permutation(seed: u64, n: u64) -> Vec<u64> {
+    let mut order: Vec<u64> = (0..n).collect();
+    let mut rng = Rng(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    order
+}
