@@ -30,6 +30,9 @@ pub(crate) struct CommitPoint<S: TableSchema> {
     feed: FeedPublisher<S::Pk, S::Row>,
     /// Where committed operations go to be logged, for a durable table.
     log: Option<LogSink<S>>,
+    /// Answers of a durable table's single-row writes, sent once the message's records
+    /// are logged (see `answer`).
+    held_answers: Vec<(Reply<S>, S::Pk)>,
 }
 
 impl<S: TableSchema> Handler for CommitPoint<S> {
@@ -50,6 +53,7 @@ impl<S: TableSchema> Handler for CommitPoint<S> {
                     for commit in commits {
                         self.apply(commit);
                     }
+                    self.answer_held();
                     self.store.advance(shard, batch);
                 }
                 CommitMsg::Group { rows, reply } => {
@@ -69,6 +73,11 @@ impl<S: TableSchema> Handler for CommitPoint<S> {
     fn nudge(msg: &CommitMsg<S>) -> bool {
         msg.nudge()
     }
+
+    fn abandon(&mut self) {
+        // Their callers learn that the table failed.
+        self.held_answers.clear();
+    }
 }
 
 impl<S: TableSchema> CommitPoint<S> {
@@ -86,6 +95,7 @@ impl<S: TableSchema> CommitPoint<S> {
             seq,
             feed: FeedPublisher::new(),
             log,
+            held_answers: Vec::new(),
         }
     }
 
@@ -103,10 +113,26 @@ impl<S: TableSchema> CommitPoint<S> {
         }
     }
 
-    /// Answers a single-row write, after logging what it committed.
+    /// Answers a single-row write. For a durable table the answer waits for the end of
+    /// the message, whose records are then handed to the log as one group before any of
+    /// its writes is answered: one hand-over per shard batch, not one per write.
     fn answer(&mut self, reply: Reply<S>, pk: S::Pk) {
+        if self.log.is_some() {
+            self.held_answers.push((reply, pk));
+        } else {
+            let _ = reply.send(Ok(pk));
+        }
+    }
+
+    /// Logs what the message committed, then sends the answers held for it.
+    fn answer_held(&mut self) {
+        if self.held_answers.is_empty() {
+            return;
+        }
         self.seal();
-        let _ = reply.send(Ok(pk));
+        for (reply, pk) in self.held_answers.drain(..) {
+            let _ = reply.send(Ok(pk));
+        }
     }
 
     /// Keeps the bytes of `version` for the log record of the write being committed.
