@@ -306,3 +306,32 @@ async fn a_log_past_its_limit_is_checkpointed_in_the_background() {
         .expect("reopen");
     assert_eq!(rows(&again), expected);
 }
+
+#[tokio::test]
+async fn a_drop_during_a_checkpoint_leaves_no_temporary_file() {
+    let disk = MemoryStorage::new();
+    // Every round of the log starts a checkpoint in the background.
+    let config = PersistConfig {
+        checkpoint_log_bytes: 1,
+        ..buffered()
+    };
+    let table = AccountWorkTable::open_storage(disk.clone(), config.clone())
+        .await
+        .expect("open");
+    let batch: Vec<_> = (0..5_000).map(|n| account(&table, n)).collect();
+    table.insert_many(batch).await.expect("insert_many");
+    table.flush().await.expect("flush");
+    // The last handle goes while that checkpoint's scan may still run: the drop gives it
+    // up, waits for it and removes its temporary file before releasing the directory.
+    drop(table);
+    assert!(!disk.is_locked(), "the directory was released");
+    assert!(
+        !disk.file_names().iter().any(|name| name.ends_with(".tmp")),
+        "{:?}",
+        disk.file_names()
+    );
+    let again = AccountWorkTable::open_storage(disk, config)
+        .await
+        .expect("reopen");
+    assert_eq!(again.count(), 5_000);
+}

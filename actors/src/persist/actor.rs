@@ -200,9 +200,12 @@ impl Actor<'_> {
             if with_checkpoint && self.scan.is_some() {
                 continue;
             }
-            // Not waited for: the scan's writer is dropped when it ends, which removes
-            // its temporary file.
-            self.scan = None;
+            // A stop without a checkpoint gives a running scan up: it is waited for, so
+            // no thread of this table touches the directory once its lock is released,
+            // and its temporary file is removed.
+            if let Some(Ok(Ok(writer))) = self.scan.take().map(|scan| scan.done.recv()) {
+                writer.abort()?;
+            }
             // The commit point has stopped: log what it left, and end.
             let requests = queue.try_take(&mut taken);
             self.merge(requests);
