@@ -302,13 +302,12 @@ impl<S: TableSchema> Source for TableSource<S> {
                 let Some(row) = self.store.rows.row_bytes(pk, &guard) else {
                     continue;
                 };
-                pk_buffer =
-                    (self.encode_pk)(pk, std::mem::take(&mut pk_buffer)).map_err(|error| {
-                        PersistError::InvalidRecord {
-                            seq: 0,
-                            reason: leak_reason(error),
-                        }
-                    })?;
+                pk_buffer = (self.encode_pk)(pk, std::mem::take(&mut pk_buffer)).map_err(|_| {
+                    PersistError::InvalidRecord {
+                        seq: 0,
+                        reason: "a primary key failed to encode",
+                    }
+                })?;
                 writer.push(&pk_buffer, row)?;
             }
             drop(guard);
@@ -321,11 +320,6 @@ impl<S: TableSchema> Source for TableSource<S> {
             }
         }
     }
-}
-
-/// The reason of a key that failed to encode, as the persistence error names it.
-fn leak_reason(_error: rkyv::rancor::Error) -> &'static str {
-    "a primary key failed to encode"
 }
 
 impl<S: TableSchema> Table<S> {
