@@ -264,7 +264,7 @@ impl<S: TableSchema> CommitPoint<S> {
         match error {
             CommitError::Taken(index) => WorkTableError::AlreadyExists { index },
             CommitError::Stale => Self::moved_under_its_shard(),
-            CommitError::Foreign => {
+            CommitError::Foreign | CommitError::NotEmpty | CommitError::Unordered => {
                 tracing::error!(table = S::NAME, %error, "write refused");
                 WorkTableError::Storage(error.to_string())
             }

@@ -36,6 +36,8 @@ use crate::index::{IndexKey, IndexSet, IndexVisitor, NonUniqueIndex, UniqueIndex
 use crate::reclaim::Retirer;
 use crate::{Link, RowFormat, RowStore, Unpublished};
 
+mod bulk;
+
 /// Why a [`Committer`] refused an operation. A refused operation changes nothing, and the
 /// version it was given is dropped, which frees its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +51,12 @@ pub enum CommitError {
     /// The store, or the version's pages, are not this committer's.
     #[error("the store or the version belongs to another table")]
     Foreign,
+    /// Rows linked all at once go only into an empty store.
+    #[error("the store already holds rows")]
+    NotEmpty,
+    /// Rows linked all at once must come in strictly ascending key order.
+    #[error("the rows' keys are not strictly ascending")]
+    Unordered,
 }
 
 /// The one writer of the indexes of one [`RowStore`], made with it by [`RowStore::new`].

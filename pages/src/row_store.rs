@@ -403,6 +403,7 @@ mod tests {
     use super::*;
     use crate::{CommitError, Unpublished};
 
+    mod bulk;
     mod bytes;
 
     /// `(key, unique value, name)`.

@@ -7,7 +7,7 @@
 //! differs from the key it was logged under, or two rows holding one unique value, is
 //! corruption, reported with the file and offset.
 
-use worktable_pages::{CheckedRowFormat, Guard, PageWriter, RowChange, Unpublished};
+use worktable_pages::{CheckedRowFormat, CommitError, PageWriter, Unpublished};
 use worktable_persistence::{OperationKind, PersistError, Recovery};
 
 use super::PersistFailure;
@@ -36,9 +36,10 @@ where
     S::Row: CheckedRowFormat,
     S::Pk: CheckedRowFormat,
 {
-    // The checkpoint's rows come in key order: kept in a vector, in that order. The log's
-    // changes after it go to a map, the last change of a key winning.
-    let mut rows: Vec<Loading<S>> = Vec::new();
+    // The checkpoint's rows come in key order: kept in that order, as three columns.
+    // The log's changes after it go to a map, the last change of a key winning: a
+    // replaced version's token is dropped at once, so its slot takes the next row.
+    let mut rows = Rows::<S>::default();
     let mut changes: foldhash::HashMap<S::Pk, Option<(Unpublished, S::Row)>> = Default::default();
     let mut last_seq = recovery.checkpoint_seq();
     // Decodes a key and writes its row; errors are mapped once the borrow of the
@@ -68,13 +69,13 @@ where
     while let Some(stored) = recovery.next_row().map_err(persist)? {
         let written = write(stored.pk, stored.row);
         let (pk, version, row) = written.map_err(|bad| bad.at(recovery))?;
-        if rows.last().is_some_and(|(last, _, _)| *last >= pk) {
+        if rows.keys.last().is_some_and(|last| *last >= pk) {
             return Err(
                 Bad::Corrupt("the checkpoint's keys are not in strictly ascending order")
                     .at(recovery),
             );
         }
-        rows.push((pk, version, row));
+        rows.push(pk, version, row);
     }
     loop {
         let (seq, change) = match recovery.next_record().map_err(persist)? {
@@ -83,10 +84,10 @@ where
                 record.seq,
                 match (record.kind, record.row) {
                     (OperationKind::Delete, _) => S::Pk::decode_checked(record.pk)
-                        .map(Change::Remove)
+                        .map(|pk| (pk, None))
                         .map_err(|_| Bad::Corrupt("a primary key does not decode")),
                     (OperationKind::Insert | OperationKind::Update, Some(row)) => {
-                        write(record.pk, row).map(Change::Put)
+                        write(record.pk, row).map(|(pk, version, row)| (pk, Some((version, row))))
                     }
                     (OperationKind::Insert | OperationKind::Update, None) => {
                         Err(Bad::Corrupt("an insert or update without a row"))
@@ -95,79 +96,113 @@ where
             ),
         };
         last_seq = seq;
-        match change.map_err(|bad| bad.at(recovery))? {
-            Change::Remove(pk) => drop(changes.insert(pk, None)),
-            // A replaced version's token is dropped: its slot is free again.
-            Change::Put((pk, version, row)) => drop(changes.insert(pk, Some((version, row)))),
-        }
+        let (pk, change) = change.map_err(|bad| bad.at(recovery))?;
+        drop(changes.insert(pk, change));
     }
-    // The final rows, in key order: the checkpoint's rows the log did not change, merged
-    // with the rows the log left. (Dropped tokens free their slots.)
-    if !changes.is_empty() {
-        rows.retain(|(pk, _, _)| !changes.contains_key(pk));
-        let mut put: Vec<Loading<S>> = changes
-            .into_iter()
-            .filter_map(|(pk, change)| change.map(|(version, row)| (pk, version, row)))
-            .collect();
-        put.sort_unstable_by(|(a, _, _), (b, _, _)| a.cmp(b));
-        rows = merge_by_key::<S>(rows, put);
+    let rows = rows.redo(changes.into_iter().collect());
+    // Linked all at once: indexes sized once and filled in their own order.
+    let count = rows.keys.len();
+    for pk in &rows.keys {
+        S::on_inserted(&store.generator, pk);
     }
-    let guard = Guard::new();
-    let changes: Vec<RowChange<'_, S::Row, S::Pk>> = rows
-        .iter()
-        .map(|(pk, _, row)| RowChange {
-            old: None,
-            new: row,
-            pk,
-        })
-        .collect();
-    if let Some((_, index)) = store.rows.group_conflict(&changes, &guard) {
-        tracing::error!(
-            table = S::NAME,
-            index,
-            "two recovered rows hold one unique value"
-        );
-        return Err(
-            Bad::Corrupt("two recovered rows hold one value of a unique index").at(recovery),
-        );
-    }
-    drop(changes);
-    // Linked in key order: the ordered structures grow at their end.
-    let count = rows.len();
-    for (pk, version, row) in rows {
-        committer
-            .link_new(&store.rows, &pk, &row, version)
-            .map_err(|error| WorkTableError::Storage(error.to_string()))?;
-        S::on_inserted(&store.generator, &pk);
-    }
+    committer
+        .link_all(&store.rows, rows.keys, rows.versions, rows.rows)
+        .map_err(|error| match error {
+            CommitError::Taken(index) => {
+                tracing::error!(
+                    table = S::NAME,
+                    index,
+                    "two recovered rows hold one unique value"
+                );
+                Bad::Corrupt("two recovered rows hold one value of a unique index").at(recovery)
+            }
+            error => WorkTableError::Storage(error.to_string()),
+        })?;
     Ok(Loaded {
         rows: count,
         last_seq: last_seq.max(recovery.stats().last_seq),
     })
 }
 
+/// A logged change of a key: its new version and row, or `None` for a delete.
+type Change<S> = (
+    <S as TableSchema>::Pk,
+    Option<(Unpublished, <S as TableSchema>::Row)>,
+);
+
+/// Recovered rows in ascending key order, as columns: keys, written versions, rows.
+struct Rows<S: TableSchema> {
+    keys: Vec<S::Pk>,
+    versions: Vec<Unpublished>,
+    rows: Vec<S::Row>,
+}
+
+impl<S: TableSchema> Default for Rows<S> {
+    fn default() -> Self {
+        Rows {
+            keys: Vec::new(),
+            versions: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl<S: TableSchema> Rows<S> {
+    fn push(&mut self, pk: S::Pk, version: Unpublished, row: S::Row) {
+        self.keys.push(pk);
+        self.versions.push(version);
+        self.rows.push(row);
+    }
+
+    /// The rows after `changes`, the last change of each key, are redone on them: a put
+    /// sets the key's row, a removal drops it.
+    fn redo(self, mut last: Vec<Change<S>>) -> Self {
+        if last.is_empty() {
+            return self;
+        }
+        last.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        let mut merged = Rows::<S> {
+            keys: Vec::with_capacity(self.keys.len() + last.len()),
+            versions: Vec::with_capacity(self.keys.len() + last.len()),
+            rows: Vec::with_capacity(self.keys.len() + last.len()),
+        };
+        let mut kept = self
+            .keys
+            .into_iter()
+            .zip(self.versions)
+            .zip(self.rows)
+            .peekable();
+        let mut changed = last.into_iter().peekable();
+        loop {
+            let from_checkpoint = match (kept.peek(), changed.peek()) {
+                (Some(((kept, _), _)), Some((changed, _))) => kept < changed,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return merged,
+            };
+            if from_checkpoint {
+                if let Some(((pk, version), row)) = kept.next() {
+                    merged.push(pk, version, row);
+                }
+                continue;
+            }
+            let Some((pk, change)) = changed.next() else {
+                continue;
+            };
+            // The change replaces the checkpoint's row of its key, if there is one.
+            if kept.peek().is_some_and(|((kept, _), _)| *kept == pk) {
+                drop(kept.next());
+            }
+            if let Some((version, row)) = change {
+                merged.push(pk, version, row);
+            }
+        }
+    }
+}
+
 /// A persistence error as the table reports it.
 pub(crate) fn persist(error: PersistError) -> WorkTableError {
     WorkTableError::Persist(PersistFailure::from(error))
-}
-
-/// A recovered row on its way into the table: its key, its written version, the row.
-type Loading<S> = (<S as TableSchema>::Pk, Unpublished, <S as TableSchema>::Row);
-
-/// Merges two lists sorted by key, with no key in both, into one sorted list.
-fn merge_by_key<S: TableSchema>(left: Vec<Loading<S>>, right: Vec<Loading<S>>) -> Vec<Loading<S>> {
-    let mut merged = Vec::with_capacity(left.len() + right.len());
-    let mut left = left.into_iter().peekable();
-    let mut right = right.into_iter().peekable();
-    loop {
-        let take_left = match (left.peek(), right.peek()) {
-            (Some((l, _, _)), Some((r, _, _))) => l < r,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return merged,
-        };
-        merged.extend(if take_left { left.next() } else { right.next() });
-    }
 }
 
 /// What went wrong with one key or row from disk.
@@ -185,10 +220,4 @@ impl Bad {
             Bad::Table(error) => error,
         }
     }
-}
-
-/// A logged change, decoded.
-enum Change<Pk, Row> {
-    Remove(Pk),
-    Put((Pk, Unpublished, Row)),
 }

@@ -47,6 +47,28 @@ impl<V: IndexKey, P: IndexKey> NonUniqueIndex<V, P> {
         }
     }
 
+    /// Records many rows at once: `entries` are values with the keys of the rows holding
+    /// them, values distinct and ascending, keys of each ascending. On an empty index the
+    /// values are appended in order, each with its keys in one piece; otherwise they are
+    /// inserted one by one. Writer only.
+    pub(crate) fn fill(&self, entries: Vec<(V, Vec<P>)>) {
+        if !self.values.is_empty() {
+            for (value, keys) in entries {
+                for pk in keys {
+                    self.insert(value.clone(), pk);
+                }
+            }
+            return;
+        }
+        for (value, keys) in entries {
+            if !keys.is_empty() {
+                let _ = self
+                    .values
+                    .insert_sync(value, Arc::new(Postings::from_sorted(keys)));
+            }
+        }
+    }
+
     /// Forgets that row `pk` holds `value`. Writer only.
     pub(crate) fn remove(&self, value: &V, pk: &P) {
         let Some(postings) = self

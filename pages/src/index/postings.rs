@@ -36,6 +36,24 @@ impl<P: IndexKey> Postings<P> {
         }
     }
 
+    /// Postings holding `keys`, which are sorted and distinct (at least one).
+    pub(super) fn from_sorted(keys: Vec<P>) -> Self {
+        let len = keys.len();
+        let list = if len <= FEW {
+            List::Few(keys)
+        } else {
+            let tree = TreeIndex::new();
+            for key in keys {
+                let _ = tree.insert_sync(key, ());
+            }
+            List::Many(tree)
+        };
+        Postings {
+            list: AtomicShared::new(list),
+            len: AtomicUsize::new(len),
+        }
+    }
+
     /// Adds `pk`. Writer only.
     pub(super) fn insert(&self, pk: P) {
         let guard = Guard::new();

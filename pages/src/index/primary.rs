@@ -112,6 +112,16 @@ impl<K: IndexKey> PrimaryIndex<K> {
         let _ = self.order.insert_sync(key, ());
     }
 
+    /// Adds many keys at once, `keys[i]` at `links[i]`: the caller has checked that they
+    /// are absent, distinct and ascending. Writer only.
+    pub(crate) fn fill(&self, keys: &[K], links: &[Link]) {
+        self.links.fill(keys.iter().zip(links.iter().copied()));
+        for key in keys {
+            // Absent, as the caller checked; ascending keys append to the order.
+            let _ = self.order.insert_sync(key.clone(), ());
+        }
+    }
+
     /// Points `key`, whose current version is at `old`, at `new`. Returns `false` (and
     /// changes nothing) when `old` is not `key`'s current version. Writer only.
     pub(crate) fn replace(&self, key: &K, old: Link, new: Link) -> bool {
