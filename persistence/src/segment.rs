@@ -1,5 +1,7 @@
 //! Reading one log segment during recovery: frames in order, the torn-tail decision.
 
+use std::io;
+
 use rkyv::util::AlignedVec;
 
 use crate::bytes::ALIGN;
@@ -12,6 +14,14 @@ use crate::storage::{Storage, StorageFile};
 
 /// How much of a torn tail is read at a time while looking for later frames.
 const SCAN_CHUNK: usize = 1 << 20;
+
+/// How much of a segment is read at a time while reading frames in order: 1 MiB, or the
+/// rest of the file if less. A single-row frame takes about a hundred bytes, so one read
+/// covers thousands of them and the per-read cost disappears next to checking a MiB of
+/// frames; a larger chunk would save almost nothing more. It is a fixed cost: recovery
+/// reads one segment at a time, and the buffer never grows past it. A frame larger than
+/// this goes straight into the frame buffer (after what of it was already read ahead).
+const READ_AHEAD: usize = 1 << 20;
 
 /// Why a frame could not be read.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +55,14 @@ pub(crate) struct SegmentReader {
     pub pos: u64,
     is_last: bool,
     /// The current frame, 16-byte aligned.
+    ///
+    /// A frame is copied here from `ahead` rather than handed out where it lies: what
+    /// reads a frame (the entries' positions, the frame's offset `pos - buf.len()`) takes
+    /// `buf` to be exactly that frame, and copying a frame already in memory costs far
+    /// less than the read it replaces.
     pub buf: AlignedVec,
+    /// The segment read ahead of `pos`.
+    ahead: ReadAhead,
     pub entries: Vec<EntryPos>,
     pub first_seq: u64,
     /// Set when the last segment ends in a torn tail: where it starts.
@@ -100,6 +117,7 @@ impl SegmentReader {
             pos: FILE_HEADER_LEN as u64,
             is_last,
             buf: AlignedVec::new(),
+            ahead: ReadAhead::default(),
             entries: Vec::new(),
             first_seq: 0,
             torn_at: None,
@@ -152,8 +170,8 @@ impl SegmentReader {
             return Ok(Err(Fault::Incomplete));
         }
         let mut head = [0u8; FRAME_HEADER_LEN];
-        self.file
-            .read_exact_at(at, &mut head)
+        self.ahead
+            .read(&mut *self.file, self.len, at, &mut head)
             .map_err(|e| self.io("read", e))?;
         let Some(header) = FrameHeader::decode(&head, self.salt) else {
             return Ok(Err(Fault::BadHeader));
@@ -164,8 +182,8 @@ impl SegmentReader {
         }
         self.buf.clear();
         self.buf.resize(len, 0);
-        self.file
-            .read_exact_at(at, self.buf.as_mut_slice())
+        self.ahead
+            .read(&mut *self.file, self.len, at, self.buf.as_mut_slice())
             .map_err(|e| self.io("read", e))?;
         Ok(if frame::check_frame(&self.buf, &header) {
             Ok(header)
@@ -210,5 +228,153 @@ impl SegmentReader {
         }
         self.torn_at = Some(at);
         Ok(())
+    }
+}
+
+/// A read-ahead buffer over a file read from front to back: it holds up to
+/// [`READ_AHEAD`] bytes of the file, from `start` on, and never grows beyond that.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    bytes: Vec<u8>,
+    start: u64,
+}
+
+impl ReadAhead {
+    /// The bytes held from `at` on (none if `at` lies outside the buffer).
+    fn held_from(&self, at: u64) -> &[u8] {
+        at.checked_sub(self.start)
+            .and_then(|from| usize::try_from(from).ok())
+            .and_then(|from| self.bytes.get(from..))
+            .unwrap_or_default()
+    }
+
+    /// Fills `out` with the bytes of `file` (`file_len` bytes long) at `at`. They come
+    /// from the buffer, which is refilled from `at` first when it does not hold them all;
+    /// bytes more than it can hold are read straight into `out` (after those it holds).
+    /// An error is the file's own.
+    fn read(
+        &mut self,
+        file: &mut dyn StorageFile,
+        file_len: u64,
+        at: u64,
+        out: &mut [u8],
+    ) -> io::Result<()> {
+        if out.len() <= READ_AHEAD && self.held_from(at).len() < out.len() {
+            self.refill(file, file_len, at)?;
+        }
+        let held = self.held_from(at);
+        let held = held.get(..out.len()).unwrap_or(held);
+        let (done, rest) = out.split_at_mut(held.len());
+        done.copy_from_slice(held);
+        if !rest.is_empty() {
+            file.read_exact_at(at + held.len() as u64, rest)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the buffer start at `at` and hold [`READ_AHEAD`] bytes, or the rest of the
+    /// file if less: what it holds from `at` on is kept, the rest is read. After an
+    /// error it holds nothing.
+    fn refill(&mut self, file: &mut dyn StorageFile, file_len: u64, at: u64) -> io::Result<()> {
+        let kept = self.held_from(at).len();
+        let from = self.bytes.len() - kept;
+        self.bytes.copy_within(from.., 0);
+        self.bytes.truncate(kept);
+        let want =
+            usize::try_from(file_len.saturating_sub(at)).map_or(READ_AHEAD, |n| n.min(READ_AHEAD));
+        // Exactly: the buffer is never to hold more than `READ_AHEAD` bytes.
+        self.bytes.reserve_exact(want.saturating_sub(kept));
+        self.bytes.resize(want.max(kept), 0);
+        self.start = at;
+        let result = match self.bytes.get_mut(kept..) {
+            Some(rest) if !rest.is_empty() => file.read_exact_at(at + kept as u64, rest),
+            _ => Ok(()),
+        };
+        if result.is_err() {
+            self.bytes.clear();
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStorage;
+
+    /// A file of `len` bytes, each derived from its offset, and its contents.
+    fn file(len: usize) -> (MemoryStorage, Box<dyn StorageFile>, Vec<u8>) {
+        let disk = MemoryStorage::new();
+        let data: Vec<u8> = (0..len).map(|i| (i ^ (i >> 8) ^ (i >> 16)) as u8).collect();
+        let mut f = disk.create("f").unwrap();
+        f.append(&data).unwrap();
+        (disk, f, data)
+    }
+
+    /// Reads the whole file front to back in pieces of the given lengths (cycled), as
+    /// frames are read, and checks every piece and the buffer's bound.
+    fn read_through(lens: &[usize]) -> u64 {
+        let total = 5 * READ_AHEAD + 12_345;
+        let (disk, mut f, data) = file(total);
+        let before = disk.calls();
+        let mut ahead = ReadAhead::default();
+        let mut at = 0usize;
+        for &len in lens.iter().cycle() {
+            let len = len.min(total - at);
+            let mut out = vec![0u8; len];
+            ahead
+                .read(&mut *f, total as u64, at as u64, &mut out)
+                .unwrap();
+            assert!(out == data[at..at + len], "{len} bytes at {at}");
+            assert!(ahead.bytes.capacity() <= READ_AHEAD, "the buffer grew");
+            at += len;
+            if at == total {
+                break;
+            }
+        }
+        disk.calls() - before
+    }
+
+    #[test]
+    fn small_pieces_take_one_read_per_chunk() {
+        // Pieces that do not divide the chunk, so many of them cross its end.
+        let calls = read_through(&[32, 80, 112, 48, 3000]);
+        assert_eq!(calls, 6, "one read per 1 MiB, the last one shorter");
+    }
+
+    #[test]
+    fn pieces_larger_than_the_chunk_and_crossing_it_come_back_whole() {
+        read_through(&[READ_AHEAD + 16, 32, READ_AHEAD - 16, 3 * READ_AHEAD / 2, 16]);
+        read_through(&[READ_AHEAD, READ_AHEAD / 2 + 1, 2 * READ_AHEAD + 7]);
+    }
+
+    #[test]
+    fn a_failed_read_is_the_files_error_and_leaves_nothing_stale() {
+        let (disk, mut f, data) = file(3 * READ_AHEAD);
+        let len = data.len() as u64;
+        let mut ahead = ReadAhead::default();
+        let mut out = [0u8; 64];
+        ahead.read(&mut *f, len, 0, &mut out).unwrap();
+        disk.fail_call(disk.calls() + 1);
+        let at = READ_AHEAD as u64 - 32;
+        let err = ahead.read(&mut *f, len, at, &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "injected fault");
+        assert!(ahead.bytes.is_empty());
+        ahead.read(&mut *f, len, at, &mut out).unwrap();
+        assert!(out[..] == data[at as usize..at as usize + 64]);
+    }
+
+    #[test]
+    fn reads_stop_at_the_end_of_the_file() {
+        let (_disk, mut f, data) = file(READ_AHEAD / 4);
+        let mut ahead = ReadAhead::default();
+        let mut out = [0u8; 100];
+        ahead
+            .read(&mut *f, data.len() as u64, 1000, &mut out)
+            .unwrap();
+        assert_eq!(ahead.bytes.len(), data.len() - 1000, "the rest of the file");
+        let end = data.len() as u64;
+        let mut past = [0u8; 1];
+        assert!(ahead.read(&mut *f, end, end, &mut past).is_err());
     }
 }
