@@ -70,7 +70,8 @@
 //!   differs; its CRC32C ([`SchemaDescription::fingerprint`]) is what the logs show.
 //! * The `Dir` exists only after recovery finished: nothing can be appended before the
 //!   torn tail is cut. Recovery streams one block or frame at a time; memory stays
-//!   bounded by the largest commit group or checkpoint block.
+//!   bounded by the largest commit group or checkpoint block, plus the log's 1 MiB
+//!   read-ahead.
 //! * A checkpoint writer shares the directory's failure state.
 //! * A directory without a MANIFEST but with a checkpoint or a segment holding frames is
 //!   refused ([`PersistError::MissingManifest`]) rather than overwritten.
