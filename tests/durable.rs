@@ -337,3 +337,42 @@ async fn a_drop_during_a_checkpoint_leaves_no_temporary_file() {
         .expect("reopen");
     assert_eq!(again.count(), 5_000);
 }
+
+/// Checkpoints read the commit point's state while writers send to it; a write sent in
+/// that moment was once left in the commit point's inbox with nobody to run it, and its
+/// caller waited forever. One writer (no later write rescues it) against back-to-back
+/// checkpoints; a stranded write shows as the guard below running out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_never_stranded_by_checkpoints_reading_the_commit_point() {
+    let table = AccountWorkTable::open_storage(MemoryStorage::new(), buffered())
+        .await
+        .expect("open");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpoints = {
+        let (table, done) = (table.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut taken = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                match table.checkpoint().await {
+                    Ok(()) => taken += 1,
+                    Err(WorkTableError::ShutDown) => break,
+                    Err(error) => panic!("checkpoint: {error}"),
+                }
+            }
+            taken
+        })
+    };
+    let writes = async {
+        for n in 0..20_000 {
+            table.insert(account(&table, n)).await.expect("insert");
+        }
+    };
+    // Generous: the writes take well under a second; only a lost write runs this out.
+    tokio::time::timeout(std::time::Duration::from_secs(120), writes)
+        .await
+        .expect("every write was answered: none was stranded in the commit point's inbox");
+    done.store(true, std::sync::atomic::Ordering::Release);
+    assert_eq!(table.count(), 20_000);
+    table.shutdown().await.expect("shutdown");
+    assert!(checkpoints.await.expect("checkpoint task") > 0);
+}

@@ -187,6 +187,12 @@ impl<H: Handler> Combiner<H> {
     pub(crate) fn run_blocking(&self) {
         let mut running = self.state.lock();
         while let Ran::Exhausted = self.run(&mut running, usize::MAX) {}
+        drop(running);
+        // A message queued after the last look at the inbox found the state locked and
+        // was left to this runner.
+        if !self.after_run(Ran::Idle) {
+            self.drive();
+        }
     }
 
     /// Stops taking messages; those queued are still handled.
@@ -195,8 +201,16 @@ impl<H: Handler> Combiner<H> {
     }
 
     /// Runs `f` on the actor's state, waiting for any runner to finish first.
+    ///
+    /// A sender that finds the state locked queues its message and leaves it to the
+    /// holder, as it would to a runner; so afterwards, like a runner, this hands what
+    /// was queued meanwhile to a waiting caller, or runs it here if none is waiting.
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut H) -> T) -> T {
-        f(&mut self.state.lock().handler)
+        let answer = f(&mut self.state.lock().handler);
+        if !self.after_run(Ran::Exhausted) {
+            self.drive();
+        }
+        answer
     }
 
     /// Handles queued messages, at most `limit` (rounded up to a whole batch).
@@ -366,6 +380,40 @@ mod tests {
             actor.submit((1, reply)).is_err(),
             "a failed actor takes nothing"
         );
+    }
+
+    /// A message sent while `with_state` holds the state is not stranded: its caller is
+    /// asked to run the actor (or it is run) once `with_state` lets go.
+    #[test]
+    fn a_message_sent_during_with_state_is_handed_over_after_it() {
+        let actor = adder();
+        let (inside, entered) = std::sync::mpsc::channel();
+        let (sent, wait_sent) = std::sync::mpsc::channel();
+        let holder = {
+            let actor = Arc::clone(&actor);
+            std::thread::spawn(move || {
+                actor.with_state(|adder| {
+                    inside.send(()).expect("the test waits");
+                    wait_sent.recv().expect("the test sends");
+                    adder.sum
+                })
+            })
+        };
+        entered.recv().expect("with_state runs");
+        let outcome = send(&actor, 5);
+        assert!(outcome.is_waiting(), "queued behind the held state");
+        sent.send(()).expect("the holder waits");
+        assert_eq!(holder.join().expect("holder"), 0);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match outcome.poll(&mut cx) {
+            reply::Polled::Done(answer) => assert_eq!(answer, Ok(5)),
+            reply::Polled::Nudged => {
+                actor.drive();
+                assert_eq!(outcome.try_take(), Some(Ok(5)));
+            }
+            reply::Polled::Pending => panic!("the message was left in the inbox with no runner"),
+        }
     }
 
     #[test]
