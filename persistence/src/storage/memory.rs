@@ -83,6 +83,8 @@ struct Inode {
     data: Vec<u8>,
     durable: Vec<u8>,
     pending: Vec<FileOp>,
+    /// Open handles: an unlinked file stays readable through them, as on POSIX.
+    handles: usize,
 }
 
 #[derive(Clone)]
@@ -139,6 +141,29 @@ impl Disk {
         self.inodes
             .get_mut(&id)
             .ok_or_else(|| io::Error::other("memory storage: unknown inode"))
+    }
+
+    /// Forgets the files no name, durable name, pending link or open handle reaches:
+    /// removed files are gone once nothing, not even a crash, can bring them back.
+    fn collect(&mut self) {
+        let mut reached: std::collections::BTreeSet<u64> = self
+            .names
+            .values()
+            .chain(self.durable_names.values())
+            .copied()
+            .collect();
+        reached.extend(self.pending_dir.iter().filter_map(|op| match op {
+            DirOp::Link(_, id) => Some(*id),
+            DirOp::Rename(..) | DirOp::Unlink(_) => None,
+        }));
+        self.inodes
+            .retain(|id, inode| inode.handles > 0 || reached.contains(id));
+    }
+
+    /// A handle to inode `id` is made.
+    fn opened(&mut self, id: u64) -> io::Result<u64> {
+        self.inode(id)?.handles += 1;
+        Ok(id)
     }
 
     fn lookup(&self, name: &str) -> io::Result<u64> {
@@ -212,6 +237,7 @@ impl CrashSnapshot {
                         durable: data.clone(),
                         data,
                         pending: Vec::new(),
+                        handles: 0,
                     },
                 );
                 continue;
@@ -241,6 +267,7 @@ impl CrashSnapshot {
                     durable: data.clone(),
                     data,
                     pending: Vec::new(),
+                    handles: 0,
                 },
             );
         }
@@ -363,12 +390,14 @@ impl MemoryStorage {
                 id
             }
         };
+        let handles = disk.inodes.get(&id).map_or(0, |inode| inode.handles);
         disk.inodes.insert(
             id,
             Inode {
                 data: content.to_vec(),
                 durable: content.to_vec(),
                 pending: Vec::new(),
+                handles,
             },
         );
     }
@@ -423,6 +452,7 @@ impl Storage for MemoryStorage {
             return Err(injected());
         }
         let inode = shared.disk.lookup(name)?;
+        let inode = shared.disk.opened(inode)?;
         Ok(Box::new(MemoryFile {
             shared: Arc::clone(&self.shared),
             inode,
@@ -452,6 +482,7 @@ impl Storage for MemoryStorage {
                 id
             }
         };
+        let inode = disk.opened(inode)?;
         Ok(Box::new(MemoryFile {
             shared: Arc::clone(&self.shared),
             inode,
@@ -481,6 +512,7 @@ impl Storage for MemoryStorage {
         disk.lookup(name)?;
         disk.names.remove(name);
         disk.pending_dir.push(DirOp::Unlink(name.to_owned()));
+        disk.collect();
         Ok(())
     }
 
@@ -492,6 +524,7 @@ impl Storage for MemoryStorage {
         let disk = &mut shared.disk;
         disk.durable_names = disk.names.clone();
         disk.pending_dir.clear();
+        disk.collect();
         Ok(())
     }
 }
@@ -504,6 +537,17 @@ struct MemoryFile {
 impl MemoryFile {
     fn shared(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        let inode = self.inode;
+        let mut shared = self.shared();
+        if let Ok(file) = shared.disk.inode(inode) {
+            file.handles = file.handles.saturating_sub(1);
+            shared.disk.collect();
+        }
     }
 }
 
@@ -690,6 +734,34 @@ mod tests {
         assert!(f.append(b"abcd").is_err());
         assert_eq!(s.read("a").unwrap(), b"ab");
         f.append(b"ef").unwrap();
+    }
+
+    #[test]
+    fn removed_files_are_forgotten_once_nothing_can_bring_them_back() {
+        let s = MemoryStorage::new();
+        s.create("keep").unwrap().append(b"k").unwrap();
+        s.sync_dir().unwrap();
+        for round in 0..100u8 {
+            let name = format!("f{round}");
+            let mut f = s.create(&name).unwrap();
+            f.append(&[round; 1000]).unwrap();
+            f.sync().unwrap();
+            s.sync_dir().unwrap();
+            let mut reader = s.open(&name).unwrap();
+            s.remove(&name).unwrap();
+            let mut byte = [0u8; 1];
+            reader.read_exact_at(999, &mut byte).unwrap();
+            assert_eq!(byte, [round], "an open handle still reads a removed file");
+            drop((f, reader));
+            assert_eq!(
+                s.shared().disk.inodes.len(),
+                2,
+                "until the removal is synced, a crash could bring the file back"
+            );
+            s.sync_dir().unwrap();
+            assert_eq!(s.shared().disk.inodes.len(), 1, "only `keep` is left");
+        }
+        assert_eq!(s.read("keep").unwrap(), b"k");
     }
 
     #[test]
