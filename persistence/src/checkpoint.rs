@@ -1,13 +1,17 @@
 //! Checkpoint files: every live row, in primary-key order, in checksummed blocks, closed
 //! by a footer that counts them. Written to a temp file; the directory renames it and
 //! records it in the manifest (see [`crate::Dir::finish_checkpoint`]).
+//!
+//! Rows are stored unpadded (see [`crate::entry`]); the reader copies each key and row
+//! into an aligned buffer as it hands them out.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rkyv::util::AlignedVec;
 
-use crate::bytes::{get_u32, get_u64, put_u32, put_u64, set_u32};
-use crate::entry::{EntryPos, Tag, decode_entry, encode_entry, entry_len};
+use crate::bytes::{get_u32, get_u64, put_u32, put_u64, realign, set_u32};
+use crate::entry::{RowPos, decode_row_entry, encode_row_entry, row_entry_len};
 use crate::error::{Corruption, PersistError, corrupt};
 use crate::format::{
     FILE_HEADER_LEN, FileHeader, MAGIC_CHECKPOINT, checkpoint_name, checkpoint_tmp_name,
@@ -94,7 +98,7 @@ impl CheckpointWriter {
     /// Blocks are written as they fill.
     pub fn push(&mut self, pk: &[u8], row: &[u8]) -> Result<(), PersistError> {
         self.sticky.check()?;
-        let n = entry_len(pk.len(), Some(row.len()))
+        let n = row_entry_len(pk.len(), row.len())
             .filter(|n| *n <= MAX_BLOCK_PAYLOAD)
             .ok_or(PersistError::TooLarge {
                 what: "a checkpoint row",
@@ -108,7 +112,7 @@ impl CheckpointWriter {
         if self.block.is_empty() {
             self.block.resize(BLOCK_HEADER_LEN, 0);
         }
-        encode_entry(&mut self.block, Tag::Row, pk, Some(row));
+        encode_row_entry(&mut self.block, pk, row);
         self.block_rows += 1;
         self.rows += 1;
         if self.block.len() - BLOCK_HEADER_LEN >= self.block_size {
@@ -192,11 +196,16 @@ pub(crate) struct CheckpointReader {
     name: String,
     len: u64,
     pos: u64,
-    /// The current block, header included, 16-byte aligned.
-    buf: AlignedVec,
-    entries: Vec<EntryPos>,
+    /// The current block, header included.
+    buf: Vec<u8>,
+    /// Where each entry of the current block lies in `buf`.
+    entries: Vec<RowPos>,
     next: usize,
-    current: Option<usize>,
+    /// The current row's key and row, each starting at a multiple of 16.
+    aligned: AlignedVec,
+    /// Where the current key and row lie in `aligned`; `None` before the first row of a
+    /// block.
+    current: Option<(Range<usize>, Range<usize>)>,
     rows: u64,
     blocks: u64,
     done: bool,
@@ -253,9 +262,10 @@ impl CheckpointReader {
             name,
             len,
             pos: FILE_HEADER_LEN as u64,
-            buf: AlignedVec::new(),
+            buf: Vec::new(),
             entries: Vec::new(),
             next: 0,
+            aligned: AlignedVec::new(),
             current: None,
             rows: 0,
             blocks: 0,
@@ -276,14 +286,28 @@ impl CheckpointReader {
         self.rows
     }
 
-    /// Moves to the next row; `false` after the (checked) footer.
+    /// Moves to the next row, copying its key and row into the aligned buffer; `false`
+    /// after the (checked) footer.
     pub(crate) fn advance(&mut self) -> Result<bool, PersistError> {
         while self.next >= self.entries.len() {
             if self.done || !self.load_block()? {
                 return Ok(false);
             }
         }
-        self.current = Some(self.next);
+        let parts = self.entries.get(self.next).and_then(|e| {
+            let pk = self.buf.get(e.pk.clone())?;
+            let row = self.buf.get(e.row.clone())?;
+            realign(&mut self.aligned, pk, row)
+        });
+        if parts.is_none() {
+            // `load_block` checked every entry against the block it read.
+            return Err(corrupt(
+                &self.name,
+                self.block_start(),
+                Corruption::Malformed("entry outside its block"),
+            ));
+        }
+        self.current = parts;
         self.next += 1;
         self.rows += 1;
         Ok(true)
@@ -291,10 +315,11 @@ impl CheckpointReader {
 
     /// The row [`Self::advance`] moved to, as `(pk, row)`, both 16-byte aligned.
     pub(crate) fn current(&self) -> Option<(&[u8], &[u8])> {
-        let e = self.entries.get(self.current?)?;
-        let pk = self.buf.get(e.pk.clone())?;
-        let row = self.buf.get(e.row.clone()?)?;
-        Some((pk, row))
+        let (pk, row) = self.current.as_ref()?;
+        Some((
+            self.aligned.get(pk.clone())?,
+            self.aligned.get(row.clone())?,
+        ))
     }
 
     /// Loads the next block; `false` at the (checked) footer.
@@ -318,8 +343,8 @@ impl CheckpointReader {
         }
         let payload = get_u32(&head, 4).unwrap_or(0) as u64;
         let count = get_u32(&head, 8).unwrap_or(0);
-        if !payload.is_multiple_of(16)
-            || count == 0
+        if count == 0
+            || payload > MAX_BLOCK_PAYLOAD as u64
             || payload > remaining - BLOCK_HEADER_LEN as u64
         {
             return Err(bad(Corruption::Malformed(
@@ -345,12 +370,7 @@ impl CheckpointReader {
         let mut pos = BLOCK_HEADER_LEN;
         for _ in 0..count {
             let (e, next) =
-                decode_entry(&self.buf, pos).map_err(|w| bad(Corruption::Malformed(w)))?;
-            if e.tag != Tag::Row {
-                return Err(bad(Corruption::Malformed(
-                    "a log operation inside a checkpoint",
-                )));
-            }
+                decode_row_entry(&self.buf, pos).map_err(|w| bad(Corruption::Malformed(w)))?;
             self.entries.push(e);
             pos = next;
         }
@@ -406,5 +426,194 @@ fn io_err(name: &str, op: &'static str, source: std::io::Error) -> PersistError 
         op,
         file: name.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::put_varint;
+    use crate::storage::MemoryStorage;
+
+    const NUMBER: u64 = 7;
+    const SEQ: u64 = 40;
+
+    /// A block around `payload` claiming `count` rows, with a valid CRC.
+    fn block(payload: &[u8], count: u32) -> Vec<u8> {
+        let mut b = BLOCK_MAGIC.to_vec();
+        put_u32(&mut b, u32::try_from(payload.len()).unwrap());
+        put_u32(&mut b, count);
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&b), payload);
+        put_u32(&mut b, crc);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// A checkpoint file of `blocks`, whose footer counts `rows` rows; stored in a memory
+    /// disk and opened.
+    fn open(blocks: &[Vec<u8>], rows: u64) -> CheckpointReader {
+        let mut file = FileHeader {
+            magic: MAGIC_CHECKPOINT,
+            a: NUMBER,
+            b: SEQ,
+            c: 0,
+        }
+        .encode();
+        for b in blocks {
+            file.extend_from_slice(b);
+        }
+        let mut footer = FOOTER_MAGIC.to_vec();
+        put_u32(&mut footer, 0);
+        put_u64(&mut footer, rows);
+        put_u64(&mut footer, blocks.len() as u64);
+        put_u32(&mut footer, 0);
+        let crc = crc32c::crc32c(&footer);
+        put_u32(&mut footer, crc);
+        file.extend_from_slice(&footer);
+        let disk = MemoryStorage::new();
+        disk.write(&checkpoint_name(NUMBER), &file);
+        CheckpointReader::open(&disk, NUMBER, SEQ, file.len() as u64).unwrap()
+    }
+
+    /// Every row read, as owned `(key, row)` pairs.
+    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn read_all(reader: &mut CheckpointReader) -> Result<Rows, PersistError> {
+        let mut rows = Vec::new();
+        while reader.advance()? {
+            let (pk, row) = reader.current().unwrap();
+            assert_eq!(pk.as_ptr() as usize % 16, 0, "key of row {}", rows.len());
+            assert_eq!(row.as_ptr() as usize % 16, 0, "row of row {}", rows.len());
+            rows.push((pk.to_vec(), row.to_vec()));
+        }
+        Ok(rows)
+    }
+
+    /// The error reading a file of `blocks` must give: corrupt at `offset`, with `reason`.
+    fn refused(blocks: &[Vec<u8>], rows: u64, offset: u64, reason: &str) {
+        let err = read_all(&mut open(blocks, rows)).unwrap_err();
+        match &err {
+            PersistError::Corrupt {
+                file,
+                offset: at,
+                reason: Corruption::Malformed(why),
+            } => {
+                assert_eq!(file, &checkpoint_name(NUMBER));
+                assert_eq!((*at, *why), (offset, reason), "{err}");
+            }
+            other => panic!("expected Corrupt/Malformed, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_hand_built_block_reads_back_aligned() {
+        let mut payload = Vec::new();
+        encode_row_entry(&mut payload, b"abc", b"odd row");
+        encode_row_entry(&mut payload, b"", b"");
+        encode_row_entry(&mut payload, &[1; 17], &[2; 129]);
+        let rows = read_all(&mut open(&[block(&payload, 3)], 3)).unwrap();
+        assert_eq!(
+            rows,
+            [
+                (b"abc".to_vec(), b"odd row".to_vec()),
+                (Vec::new(), Vec::new()),
+                (vec![1; 17], vec![2; 129]),
+            ]
+        );
+    }
+
+    #[test]
+    fn entry_lengths_past_the_block_are_refused() {
+        let mut tail = Vec::new();
+        encode_row_entry(&mut tail, b"k2", b"second");
+        for (pk_len, row_len) in [(200, 6), (3, 200), (u32::MAX, 6), (3, u32::MAX)] {
+            let mut payload = Vec::new();
+            put_varint(&mut payload, pk_len);
+            put_varint(&mut payload, row_len);
+            payload.extend_from_slice(b"k1!row-one");
+            payload.extend_from_slice(&tail);
+            refused(
+                &[block(&payload, 2)],
+                2,
+                FILE_HEADER_LEN as u64,
+                "entry runs past the end of its block",
+            );
+        }
+    }
+
+    #[test]
+    fn a_length_running_into_the_next_block_is_refused() {
+        // The key length is one too large: it takes the next block's first byte, which
+        // is in the file but not in this block.
+        let mut first = Vec::new();
+        put_varint(&mut first, 3);
+        put_varint(&mut first, 4);
+        first.extend_from_slice(b"k1row");
+        let mut second = Vec::new();
+        encode_row_entry(&mut second, b"k2", b"row2");
+        let blocks = [block(&first, 1), block(&second, 1)];
+        refused(
+            &blocks,
+            2,
+            FILE_HEADER_LEN as u64,
+            "entry runs past the end of its block",
+        );
+    }
+
+    #[test]
+    fn lengths_that_are_not_shortest_varints_are_refused() {
+        let mut payload = vec![0x83, 0x00, 0x01];
+        payload.extend_from_slice(b"k1!r");
+        refused(
+            &[block(&payload, 1)],
+            1,
+            FILE_HEADER_LEN as u64,
+            "invalid entry length",
+        );
+        let payload = [0x01, 0xff, 0xff];
+        refused(
+            &[block(&payload, 1)],
+            1,
+            FILE_HEADER_LEN as u64,
+            "entry lengths cut short by the end of the block",
+        );
+    }
+
+    #[test]
+    fn a_row_count_that_disagrees_with_the_entries_is_refused() {
+        let mut payload = Vec::new();
+        encode_row_entry(&mut payload, b"k1", b"row1");
+        encode_row_entry(&mut payload, b"k2", b"row2");
+        // One row fewer than the block holds: the rest is unexplained bytes.
+        refused(
+            &[block(&payload, 1)],
+            1,
+            FILE_HEADER_LEN as u64,
+            "block longer than its rows",
+        );
+        // More rows than it holds, up to the largest count: the first missing one ends
+        // the block (nothing is allocated for the count).
+        for count in [3, u32::MAX] {
+            refused(
+                &[block(&payload, count)],
+                u64::from(count),
+                FILE_HEADER_LEN as u64,
+                "fewer entries than the block's row count",
+            );
+        }
+    }
+
+    #[test]
+    fn a_block_length_past_the_file_is_refused_before_reading() {
+        let mut payload = Vec::new();
+        encode_row_entry(&mut payload, b"k1", b"row1");
+        let mut b = block(&payload, 1);
+        set_u32(&mut b, 4, u32::MAX);
+        refused(
+            &[b],
+            1,
+            FILE_HEADER_LEN as u64,
+            "impossible block length or row count",
+        );
     }
 }

@@ -4,8 +4,10 @@
 use crate::bytes::{get_u32, get_u64, put_u32, put_u64};
 use crate::error::{Corruption, PersistError, corrupt};
 
-/// The format version this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version this build reads and writes. Version 2 stores checkpoint rows
+/// unpadded; version 1 padded them like log entries. A file of another version is
+/// refused ([`PersistError::UnsupportedVersion`]), never read with the wrong layout.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Length of the header every file starts with.
 pub(crate) const FILE_HEADER_LEN: usize = 48;

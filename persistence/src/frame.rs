@@ -4,7 +4,7 @@
 
 use crate::Record;
 use crate::bytes::{ALIGN, get_u32, get_u64, put_u32, put_u64, set_u32};
-use crate::entry::{EntryPos, Tag, decode_entry, encode_entry, entry_len};
+use crate::entry::{EntryPos, decode_entry, encode_entry, entry_len};
 use crate::error::PersistError;
 
 pub(crate) const FRAME_HEADER_LEN: usize = 32;
@@ -91,7 +91,7 @@ pub(crate) fn encode(
     let crc = header_crc(salt, buf);
     put_u32(buf, crc);
     for r in records {
-        encode_entry(buf, Tag::Op(r.kind), r.pk, r.row);
+        encode_entry(buf, r.kind, r.pk, r.row);
     }
     debug_assert_eq!(buf.len(), FRAME_HEADER_LEN + body);
     put_u64(buf, first_seq + u64::from(count) - 1);
@@ -172,9 +172,6 @@ pub(crate) fn entries(
     let mut at = FRAME_HEADER_LEN;
     for _ in 0..header.count {
         let (entry, next) = decode_entry(body, at)?;
-        if entry.tag == Tag::Row {
-            return Err("a checkpoint row inside a log frame");
-        }
         out.push(entry);
         at = next;
     }

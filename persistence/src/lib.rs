@@ -72,6 +72,10 @@
 //!   torn tail is cut. Recovery streams one block or frame at a time; memory stays
 //!   bounded by the largest commit group or checkpoint block, plus the log's 1 MiB
 //!   read-ahead.
+//! * Checkpoint rows are stored unpadded, so a checkpoint is about as large as the keys
+//!   and rows it holds; recovery copies each one into an aligned buffer (one copy per
+//!   row). Log entries stay padded: a frame read into an aligned buffer is handed out
+//!   without copies.
 //! * A checkpoint writer shares the directory's failure state.
 //! * A directory without a MANIFEST but with a checkpoint or a segment holding frames is
 //!   refused ([`PersistError::MissingManifest`]) rather than overwritten.

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::checkpoint::CheckpointReader;
 use crate::dir::{Dir, Options};
-use crate::entry::Tag;
 use crate::error::{Corruption, PersistError, corrupt};
 use crate::format::{FileName, parse_name};
 use crate::log::LogWriter;
@@ -208,10 +207,9 @@ impl Recovery {
         let seg = self.segment.as_ref()?;
         let i = self.current_entry?;
         let e = seg.entries.get(i)?;
-        let Tag::Op(kind) = e.tag else { return None };
         Some(Record {
             seq: seg.first_seq + i as u64,
-            kind,
+            kind: e.kind,
             pk: seg.buf.get(e.pk.clone())?,
             row: match &e.row {
                 Some(r) => Some(seg.buf.get(r.clone())?),

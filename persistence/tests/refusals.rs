@@ -140,14 +140,38 @@ fn another_format_version_is_refused() {
     let disk = MemoryStorage::new();
     table_with_data(&disk);
     let mut manifest = disk.read("MANIFEST").unwrap();
-    manifest[8] = 2;
+    manifest[8] = 3;
     disk.write("MANIFEST", &manifest);
     match Dir::open(disk, &schema(), Options::default()).unwrap_err() {
         PersistError::UnsupportedVersion {
             file,
             found,
             supported,
-        } => assert_eq!((file.as_str(), found, supported), ("MANIFEST", 2, 1)),
+        } => assert_eq!((file.as_str(), found, supported), ("MANIFEST", 3, 2)),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_version_1_checkpoint_is_refused_not_misread() {
+    // Version 1 padded checkpoint rows to 16 bytes; read as version 2 its bytes would
+    // mean other lengths. The version in its header stops the reader first.
+    let disk = MemoryStorage::new();
+    table_with_data(&disk);
+    let ckpt = disk
+        .file_names()
+        .into_iter()
+        .find(|f| f.ends_with(".ckpt"))
+        .unwrap();
+    let mut bytes = disk.read(&ckpt).unwrap();
+    bytes[8] = 1;
+    disk.write(&ckpt, &bytes);
+    match Dir::open(disk, &schema(), Options::default()).unwrap_err() {
+        PersistError::UnsupportedVersion {
+            file,
+            found,
+            supported,
+        } => assert_eq!((file, found, supported), (ckpt, 1, 2)),
         other => panic!("{other}"),
     }
 }
