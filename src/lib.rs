@@ -80,9 +80,9 @@ pub mod __private {
         SameByTotalOrder,
     };
     pub use worktable_actors::{
-        AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
+        ArchivedAlign, AutoIncrement, ColumnDef, ColumnIndex, ColumnVisitor, PRIMARY_KEY_INDEX,
         PrimaryKeyGenerator, RowCondition, RowEdit, SelectQuery, SharedRowEdit, StorableColumn,
-        Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema, next_key,
+        Table, TableColumn, TableConfig, TablePrimaryKey, TableSchema, UnstorableAlign, next_key,
     };
     pub use worktable_pages::ROW_ALIGN;
     pub use worktable_pages::index::{

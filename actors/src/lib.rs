@@ -84,5 +84,5 @@ pub use schema::{
     PRIMARY_KEY_INDEX, PrimaryKeyGenerator, TableColumn, TablePrimaryKey, TableSchema,
 };
 pub use select::{ColumnArg, Order, SelectQuery};
-pub use storable::StorableColumn;
+pub use storable::{ArchivedAlign, StorableColumn, UnstorableAlign};
 pub use worktable_persistence::{Operation, OperationKind, PersistError};

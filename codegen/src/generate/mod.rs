@@ -35,6 +35,12 @@ pub struct Names {
     pub table: Ident,
     /// The table name without `r#`, as reported at run time.
     pub plain: String,
+    /// `<type>: StorableColumn` for each column, comma-separated, each spanned at the
+    /// column's type: the `where` clause of the generated items that need the row's rkyv
+    /// impls (the `TableSchema` impl, the table handle and its impls), which are bounded
+    /// by it too (see [`row`]). A column type that cannot be stored fails each of these
+    /// clauses with the same error at its column, which rustc reports once.
+    pub storable: TokenStream,
 }
 
 impl Names {
@@ -50,6 +56,7 @@ impl Names {
             schema: format_ident!("{}Schema", name, span = span),
             table: format_ident!("{}WorkTable", name, span = span),
             plain: format_ident!("{}", name).to_string(),
+            storable: row::storable_bounds(table),
         }
     }
 }
@@ -250,7 +257,7 @@ mod tests {
     fn a_composite_key_is_a_tuple_and_no_column_is_primary() {
         let code = expand(quote!(name: T, columns: { a: u8 primary_key, b: String primary_key }));
         assert!(
-            code.contains("pub struct TPrimaryKey (pub (u8 , String))"),
+            code.contains("pub struct TPrimaryKey (# [rkyv (omit_bounds)] pub (u8 , String))"),
             "{code}"
         );
         assert!(!code.contains("ColumnIndex :: Primary"));

@@ -16,6 +16,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         column,
         schema,
         plain,
+        storable,
         ..
     } = names;
     let schema_doc = doc(format!(
@@ -56,7 +57,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         pub struct #schema;
 
         const _: () = {
-            impl ::worktable::__private::TableSchema for #schema {
+            impl ::worktable::__private::TableSchema for #schema where #storable {
                 const NAME: &'static str = #plain;
                 type Row = #row;
                 type Pk = #pk;

@@ -16,6 +16,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
         schema,
         table: handle,
         plain,
+        storable,
         ..
     } = names;
     let handle_doc = doc(format!(
@@ -38,7 +39,7 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
     let default_impl = (!table.persist).then(|| {
         quote! {
             const _: () = {
-                impl ::core::default::Default for #handle {
+                impl ::core::default::Default for #handle where #storable {
                     fn default() -> Self {
                         #handle(
                             ::worktable::__private::Table::with_config(#config)
@@ -59,12 +60,19 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
     } = queries::generate(table, names);
     quote! {
         #handle_doc
-        #[derive(::core::clone::Clone)]
-        pub struct #handle(::worktable::__private::Table<#schema>);
+        pub struct #handle(::worktable::__private::Table<#schema>) where #storable;
+
+        // Not derived: `derive(Clone)` would copy the bounds with spans of its own, and a
+        // column type that cannot be stored would be reported a second time.
+        impl ::core::clone::Clone for #handle where #storable {
+            fn clone(&self) -> Self {
+                #handle(::core::clone::Clone::clone(&self.0))
+            }
+        }
 
         #default_impl
 
-        impl #handle {
+        impl #handle where #storable {
             #durable
             /// The declared table name.
             pub fn name(&self) -> &'static str {
