@@ -202,19 +202,10 @@ impl<S: TableSchema> Table<S> {
         };
         self.check_open()?;
         let ticket = durable.queue.ask_checkpoint();
-        let mut watch = durable.queue.watch();
-        let state = watch
-            .wait_for(|state| {
-                state.checkpoints_answered >= ticket || state.failure.is_some() || state.stopped
-            })
+        durable
+            .queue
+            .wait_until(|state| state.checkpoints_answered >= ticket)
             .await
-            .map(|state| state.clone())
-            .map_err(|_| WorkTableError::ShutDown)?;
-        match state.failure {
-            Some(failure) => Err(WorkTableError::Persist(failure)),
-            None if state.checkpoints_answered >= ticket => Ok(()),
-            None => Err(WorkTableError::ShutDown),
-        }
     }
 
     /// Whether the table keeps its rows on disk.
@@ -228,7 +219,7 @@ impl<S: TableSchema> Table<S> {
         self.inner
             .durable
             .as_ref()
-            .map_or(0, |durable| durable.queue.durable().seq)
+            .map_or(0, |durable| durable.queue.durable_seq())
     }
 
     /// Waits while the log queue is over its limit (the disk is behind).
@@ -255,21 +246,10 @@ impl<S: TableSchema> Table<S> {
 
     /// Waits until every operation up to `target` is durable.
     async fn wait_durable(&self, target: u64) -> Result<(), WorkTableError> {
-        let Some(durable) = self.inner.durable.as_ref() else {
-            return Ok(());
-        };
-        let mut watch = durable.queue.watch();
-        let state = watch
-            .wait_for(|state| state.seq >= target || state.failure.is_some() || state.stopped)
-            .await
-            .map(|state| state.clone())
-            .map_err(|_| WorkTableError::ShutDown)?;
-        if state.seq >= target {
-            return Ok(());
+        match self.inner.durable.as_ref() {
+            Some(durable) => durable.queue.wait_until(|state| state.seq >= target).await,
+            None => Ok(()),
         }
-        Err(state
-            .failure
-            .map_or(WorkTableError::ShutDown, WorkTableError::Persist))
     }
 }
 

@@ -16,6 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use worktable_persistence::{OperationKind, Record};
 
 use super::PersistFailure;
+use crate::WorkTableError;
 
 /// Records in encoded form, in one buffer, cut into commit groups.
 #[derive(Default)]
@@ -275,9 +276,29 @@ impl LogQueue {
         self.durable.subscribe()
     }
 
-    /// What the actor reported last.
-    pub(crate) fn durable(&self) -> Durable {
-        self.durable.borrow().clone()
+    /// The sequence number the actor last reported durable.
+    pub(crate) fn durable_seq(&self) -> u64 {
+        self.durable.borrow().seq
+    }
+
+    /// Waits until the actor reports a state `done` accepts; fails with the actor's
+    /// failure, or `ShutDown`, if it fails or stops first.
+    pub(crate) async fn wait_until(
+        &self,
+        done: impl Fn(&Durable) -> bool,
+    ) -> Result<(), WorkTableError> {
+        let mut watch = self.watch();
+        let state = watch
+            .wait_for(|state| done(state) || state.failure.is_some() || state.stopped)
+            .await
+            .map(|state| state.clone())
+            .map_err(|_| WorkTableError::ShutDown)?;
+        if done(&state) {
+            return Ok(());
+        }
+        Err(state
+            .failure
+            .map_or(WorkTableError::ShutDown, WorkTableError::Persist))
     }
 
     /// Reports progress (the actor).
@@ -288,21 +309,19 @@ impl LogQueue {
     /// Waits until there are records or requests (the actor), then swaps the queued
     /// records into `into` (which must be empty) and takes the requests.
     pub(crate) fn take(&self, into: &mut LogBatch) -> Requests {
-        let mut state = self.state.lock();
-        while state.batch.is_empty() && !state.requests.any() {
-            self.work.wait(&mut state);
-        }
-        std::mem::swap(&mut state.batch, into);
-        self.held.store(state.batch.len_bytes(), Ordering::Release);
-        let requests = std::mem::take(&mut state.requests);
-        drop(state);
-        self.space.notify_waiters();
-        requests
+        self.take_when(into, true)
     }
 
     /// Like [`Self::take`] but returns at once, possibly with nothing.
     pub(crate) fn try_take(&self, into: &mut LogBatch) -> Requests {
+        self.take_when(into, false)
+    }
+
+    fn take_when(&self, into: &mut LogBatch, wait: bool) -> Requests {
         let mut state = self.state.lock();
+        while wait && state.batch.is_empty() && !state.requests.any() {
+            self.work.wait(&mut state);
+        }
         std::mem::swap(&mut state.batch, into);
         self.held.store(state.batch.len_bytes(), Ordering::Release);
         let requests = std::mem::take(&mut state.requests);
