@@ -2,7 +2,7 @@
 //!
 //! One row at a time, every index grows by single inserts into structures sized for
 //! nothing, in no useful order, on one thread. Here the hash tables are sized once and
-//! filled in the order of their slots, each ordered structure is filled in its own order
+//! filled shard by shard, each ordered structure is filled in its own order
 //! (a unique index's set node by node from sorted entries, a non-unique index value by
 //! value with each value's keys in one piece, the primary key order by appends), and the
 //! indexes are shared out over the machine's cores, one *lane* each: index `i` (the
@@ -22,6 +22,9 @@ const MAX_LANES: usize = 8;
 impl<R: RowFormat, Pk: IndexKey, Ix: IndexSet<R, Pk>> Committer<R, Pk, Ix> {
     /// Inserts rows into an empty store, all at once: row `i` has key `keys[i]` and is
     /// `rows[i]`, held by `versions[i]`. Keys must be strictly ascending.
+    ///
+    /// Until it returns, a reader may find a row through one index and not yet through
+    /// another: it is meant for a store nobody reads yet, such as one being recovered.
     ///
     /// Refused, changing nothing, with `NotEmpty` when the store holds rows, `Unordered`
     /// when the keys are not strictly ascending or the three lists differ in length,
@@ -74,8 +77,9 @@ impl<R: RowFormat, Pk: IndexKey, Ix: IndexSet<R, Pk>> Committer<R, Pk, Ix> {
         }
         // Checked: nothing below refuses, so every version is published.
         let links: Vec<Link> = versions.into_iter().map(Unpublished::publish).collect();
-        // Nothing reads the store until this returns, so the order in which the lanes
-        // link does not matter.
+        // The lanes fill their indexes side by side, so until this returns a reader may
+        // find a row through one index before another (recovery links a store nobody
+        // reads yet).
         let unique = on_lanes(sorted_by_lane, |lane, sorted| {
             if lane == 0 {
                 store.primary.fill(&keys, &links);
