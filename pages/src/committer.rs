@@ -34,7 +34,7 @@ use scc::Guard;
 
 use crate::index::{IndexKey, IndexSet, IndexVisitor, NonUniqueIndex, UniqueIndex};
 use crate::reclaim::Retirer;
-use crate::{Link, RowFormat, RowStore, Unpublished};
+use crate::{Link, Relocation, RowFormat, RowStore, Unpublished};
 
 mod bulk;
 
@@ -194,6 +194,30 @@ impl<R: RowFormat, Pk: IndexKey, Ix: IndexSet<R, Pk>> Committer<R, Pk, Ix> {
         let link = version.publish();
         let removed = self.leave_entries(store, pk, old_row, row, base);
         self.enter_entries(store, pk, old_row, row, base, link, removed, guard);
+        Ok(())
+    }
+
+    /// Moves the row with `pk` to the copy `relocation` holds
+    /// ([`RowStore::relocate`]): points the primary index and the row's unique entries at
+    /// the copy and retires the original. Nothing else changes: the values are the same,
+    /// so no entry is added or removed and no other row can hold them. Refused with
+    /// `Stale` when the original is no longer the row's current version (the copy is then
+    /// dropped, which frees it).
+    pub fn relocate(
+        &mut self,
+        store: &RowStore<R, Pk, Ix>,
+        pk: &Pk,
+        relocation: Relocation<R>,
+        guard: &Guard,
+    ) -> Result<(), CommitError> {
+        self.check(store)?;
+        let Relocation { base, row, version } = relocation;
+        self.check_version(&version)?;
+        if !store.primary.replace(pk, base, version.link()) {
+            return Err(CommitError::Stale);
+        }
+        let link = version.publish();
+        self.enter_entries(store, pk, &row, &row, base, link, 0, guard);
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use scc::Guard;
 
@@ -12,12 +12,16 @@ use crate::{Link, PageError, RowFormat};
 
 /// Every page of one table, shared by its writers and its readers.
 ///
-/// Pages are only ever added while the table lives; a page id is an index into an
-/// append-only directory whose lookups take no lock. Bytes go in through the shards'
+/// A page id is an index into an append-only directory whose lookups take no lock. A
+/// page's memory is given back once nothing in it can be reached (its writer evacuated
+/// it, see [`PageWriter`](crate::PageWriter)), and its id stays with its writer, which
+/// takes it up again before it adds a page. Bytes go in through the shards'
 /// [`PageWriter`](crate::PageWriter)s and come out through a
 /// [`RowStore`](crate::RowStore), which reads only at links its own indexes hold.
 pub struct DataPages<R> {
     pages: Arc<boxcar::Vec<Page>>,
+    /// Pages whose memory is given back.
+    released: AtomicUsize,
     page_size: u32,
     /// Distinguishes these pages from every other `DataPages` of the process, so a
     /// version written here is never committed into another table's indexes.
@@ -37,16 +41,29 @@ pub(crate) fn next_id() -> u64 {
 /// How much memory the pages of a table hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageStats {
-    /// Number of pages allocated.
+    /// Number of pages that hold memory.
     pub pages: usize,
     /// Size of one page in bytes.
     pub page_size: usize,
+    /// Bytes of the pages' slots that hold a row version: current versions, versions
+    /// being written, and replaced or deleted versions that readers may still hold (their
+    /// space comes back once those readers are gone).
+    pub live_bytes: usize,
 }
 
 impl StorageStats {
     /// Bytes held by pages.
     pub fn page_bytes(&self) -> usize {
         self.pages * self.page_size
+    }
+
+    /// The share of the pages' bytes that holds row versions, from 0 to 1 (1 for no
+    /// pages).
+    pub fn live_share(&self) -> f64 {
+        match self.page_bytes() {
+            0 => 1.0,
+            bytes => self.live_bytes as f64 / bytes as f64,
+        }
     }
 }
 
@@ -60,6 +77,7 @@ impl<R: RowFormat> DataPages<R> {
         }
         Ok(DataPages {
             pages: Arc::new(boxcar::Vec::new()),
+            released: AtomicUsize::new(0),
             page_size,
             id: next_id(),
             reclaim: ReclaimQueues::new(shards),
@@ -72,12 +90,20 @@ impl<R: RowFormat> DataPages<R> {
         self.page_size
     }
 
-    /// Page count and size.
+    /// Pages holding memory, their size, and the bytes of their live slots.
     pub fn stats(&self) -> StorageStats {
+        let released = self.released.load(Ordering::Acquire);
         StorageStats {
-            pages: self.pages.count(),
+            pages: self.pages.count().saturating_sub(released),
             page_size: self.page_size as usize,
+            live_bytes: self.reclaim.live_bytes(),
         }
+    }
+
+    /// Page ids handed out, whether their pages hold memory now or not.
+    #[cfg(test)]
+    pub(crate) fn ids(&self) -> usize {
+        self.pages.count()
     }
 
     /// The process-wide id of these pages.
@@ -164,6 +190,52 @@ impl<R: RowFormat> DataPages<R> {
     pub(crate) fn add_page(&self, owner: u16) -> Result<u32, PageError> {
         let id = self.pages.push(Page::new(self.page_size, owner));
         u32::try_from(id).map_err(|_| PageError::OutOfPages)
+    }
+
+    /// Whether page `page_id` is being emptied by its writer.
+    pub(crate) fn is_evacuating(&self, page_id: u32) -> bool {
+        self.pages
+            .get(page_id as usize)
+            .is_some_and(Page::is_evacuating)
+    }
+
+    /// Marks page `page_id` as being emptied by its writer, or not. Writer only.
+    pub(crate) fn set_evacuating(&self, page_id: u32, evacuating: bool) {
+        if let Some(page) = self.pages.get(page_id as usize) {
+            page.set_evacuating(evacuating);
+        }
+    }
+
+    /// Gives the memory of page `page_id` back to the allocator.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the page's writer, and no version in the page can be reached: every
+    /// slot it ever handed out of the page has come back to it (unpublished versions
+    /// dropped, published ones retired and reclaimed after their readers left), so no
+    /// reader reads the page now or later, and the writer writes it again only after
+    /// [`DataPages::revive_page`].
+    pub(crate) unsafe fn release_page(&self, page_id: u32) {
+        if let Some(page) = self.pages.get(page_id as usize)
+            && page.is_live()
+        {
+            // SAFETY: forwarded from the caller: nothing reads or writes the page.
+            unsafe { page.release() };
+            self.released.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Gives page `page_id`, released before, fresh zeroed memory. Writer only.
+    pub(crate) fn revive_page(&self, page_id: u32) -> Result<(), PageError> {
+        let page = self
+            .pages
+            .get(page_id as usize)
+            .ok_or(PageError::OutOfPages)?;
+        if !page.is_live() {
+            page.revive();
+            self.released.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(())
     }
 
     /// Copies `bytes` into the slot at `link`.

@@ -13,7 +13,9 @@
 //! * **Pages.** A page has one writer at a time: the [`PageWriter`] of the shard that
 //!   created it (a shard has at most one writer; [`PageWriter::new`] refuses a second).
 //!   A writer writes only slots that no reader can reach: fresh space, or space of a
-//!   version that was retired and whose readers are gone.
+//!   version that was retired and whose readers are gone. A page's memory goes back to
+//!   the allocator only when its writer has emptied it (no new version goes there) and
+//!   every slot it handed out of it has come back that way (see [`PageWriter`]).
 //! * **Versions.** A published row version is immutable; an update writes a new version
 //!   elsewhere. A written version is an [`Unpublished`] token (owned, not `Copy`) until a
 //!   [`Committer`] consumes it and links it from the indexes; dropping the token frees its
@@ -33,7 +35,11 @@
 //!   the primary index and the committer has itself removed as many unique entries of it
 //!   as a row has (see `committer.rs`): a retired version is in no index, whatever the
 //!   table's description of its indexes ([`index::IndexSet`]) does. Its space is reused
-//!   only after every guard pinned when it was retired has been dropped.
+//!   only after every guard pinned when it was retired has been dropped: the slot is
+//!   stamped with the epoch of its retirement and its writer waits for the epoch to move
+//!   a generation on (see `reclaim.rs`). A vacuum moves a row by committing a copy of
+//!   its current version ([`RowStore::relocate`], [`Committer::relocate`]), which
+//!   retires the original like any replaced version.
 //! * **Rows.** A page holds only encodings of its row type, written by its writers, so a
 //!   version is decoded without validation. A row type whose archive needs an alignment
 //!   above [`ROW_ALIGN`] is a compile error (see [`RowFormat`]). Bytes from anywhere else
@@ -66,9 +72,9 @@ pub use error::PageError;
 pub use link::Link;
 pub use reclaim::Unpublished;
 pub use row::{CheckedRowFormat, RowFormat};
-pub use row_store::{RowChange, RowStore};
+pub use row_store::{Relocation, RowChange, RowStore};
 pub use scc::Guard;
-pub use writer::PageWriter;
+pub use writer::{PageWriter, WriterUsage};
 
 /// Alignment of every row version inside a page, in bytes. rkyv archives are written
 /// from buffers with this alignment, so every slot starts at a multiple of it.

@@ -1,18 +1,27 @@
-//! One fixed-size, 16-byte aligned block of memory.
+//! One fixed-size, 16-byte aligned block of memory, which its writer can give back to
+//! the allocator when nothing in it is reachable and take again later.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
-use std::ptr::NonNull;
+use std::ptr::{NonNull, null_mut};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 /// A fixed-size buffer of row bytes, written by one shard and read by anyone.
 ///
 /// The page hands out no references to itself as a whole: a writer copies bytes into a
 /// range through a raw pointer, and a reader borrows only the range of one published
 /// version. Which ranges may be touched when is the contract of [`crate::DataPages`].
+///
+/// A page's memory can be *released* (given back to the allocator) once no version in
+/// it can be reached, and *revived* (allocated again, zeroed) when its writer wants the
+/// page back. Between the two the page holds no memory: reads and writes fail.
 pub(crate) struct Page {
-    bytes: NonNull<u8>,
+    /// The allocation, or null while the page is released.
+    bytes: AtomicPtr<u8>,
     size: u32,
     /// The shard whose writer owns this page.
     owner: u16,
+    /// Set by the writer while it empties the page (see `PageWriter::evacuate_sparse`).
+    evacuating: AtomicBool,
 }
 
 // SAFETY: a `Page` owns its allocation (like `Box<[u8]>`); moving it to another thread
@@ -20,7 +29,9 @@ pub(crate) struct Page {
 unsafe impl Send for Page {}
 // SAFETY: shared access only reads or writes disjoint ranges under the contract of
 // `DataPages`: a range is written only while no reader can reach it, and read only after
-// its write happened-before the publication the reader synchronized with.
+// its write happened-before the publication the reader synchronized with. The allocation
+// itself changes only through the atomic pointer: a release only when nothing can read
+// the page, a revive only from null.
 unsafe impl Sync for Page {}
 
 impl Page {
@@ -29,70 +40,129 @@ impl Page {
             .expect("page sizes are validated to fit a Layout by DataPages::new")
     }
 
-    /// Allocates a zeroed page of `size` bytes owned by shard `owner`.
-    pub(crate) fn new(size: u32, owner: u16) -> Self {
+    fn allocate(size: u32) -> NonNull<u8> {
         let layout = Self::layout(size);
         // SAFETY: the layout has a non-zero size (page sizes are at least MIN_PAGE_SIZE).
         let raw = unsafe { alloc_zeroed(layout) };
-        let Some(bytes) = NonNull::new(raw) else {
-            handle_alloc_error(layout)
-        };
-        Page { bytes, size, owner }
+        NonNull::new(raw).unwrap_or_else(|| handle_alloc_error(layout))
+    }
+
+    /// Allocates a zeroed page of `size` bytes owned by shard `owner`.
+    pub(crate) fn new(size: u32, owner: u16) -> Self {
+        Page {
+            bytes: AtomicPtr::new(Self::allocate(size).as_ptr()),
+            size,
+            owner,
+            evacuating: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn owner(&self) -> u16 {
         self.owner
     }
 
-    fn in_bounds(&self, offset: u32, len: usize) -> bool {
-        (offset as usize)
-            .checked_add(len)
-            .is_some_and(|end| end <= self.size as usize)
+    /// Whether the page's writer is emptying it.
+    pub(crate) fn is_evacuating(&self) -> bool {
+        self.evacuating.load(Ordering::Relaxed)
     }
 
-    /// Copies `src` into the page at `offset`.
+    /// Marks the page as being emptied, or not.
+    pub(crate) fn set_evacuating(&self, evacuating: bool) {
+        self.evacuating.store(evacuating, Ordering::Relaxed);
+    }
+
+    /// Whether the page holds memory.
+    pub(crate) fn is_live(&self) -> bool {
+        !self.bytes.load(Ordering::Acquire).is_null()
+    }
+
+    /// The page's memory, if it holds any, when `offset..offset + len` lies inside it.
+    fn range(&self, offset: u32, len: usize) -> Option<*mut u8> {
+        let in_bounds = (offset as usize)
+            .checked_add(len)
+            .is_some_and(|end| end <= self.size as usize);
+        // Acquire: pairs with the release of `revive`, so the allocation is seen whole.
+        let base = self.bytes.load(Ordering::Acquire);
+        (in_bounds && !base.is_null()).then_some(base)
+    }
+
+    /// Copies `src` into the page at `offset`; `false` when the range is outside the
+    /// page or the page is released.
     ///
     /// # Safety
     ///
     /// No reader may be reading `offset..offset + src.len()` now or until this write
     /// happens-before its read (the slot is unpublished, or was retired and reclaimed).
     pub(crate) unsafe fn write(&self, offset: u32, src: &[u8]) -> bool {
-        if !self.in_bounds(offset, src.len()) {
+        let Some(base) = self.range(offset, src.len()) else {
             return false;
-        }
-        // SAFETY: the range is inside the allocation (checked above), `src` cannot overlap
-        // it (the page is never borrowed mutably), and the caller excludes readers.
+        };
+        // SAFETY: the range is inside the live allocation (checked above; the caller, the
+        // page's writer, is also the only one that releases it), `src` cannot overlap it
+        // (the page is never borrowed mutably), and the caller excludes readers.
         unsafe {
-            self.bytes
-                .as_ptr()
-                .add(offset as usize)
+            base.add(offset as usize)
                 .copy_from_nonoverlapping(src.as_ptr(), src.len());
         }
         true
     }
 
-    /// Borrows `len` bytes at `offset`, or `None` when the range is out of the page.
+    /// Borrows `len` bytes at `offset`, or `None` when the range is out of the page or the
+    /// page is released.
     ///
     /// # Safety
     ///
     /// The range must hold bytes whose write happened-before this call, and must not be
-    /// written again while the returned slice lives.
+    /// written again, nor the page released, while the returned slice lives.
     pub(crate) unsafe fn read(&self, offset: u32, len: u32) -> Option<&[u8]> {
-        if !self.in_bounds(offset, len as usize) {
-            return None;
+        let base = self.range(offset, len as usize)?;
+        // SAFETY: in bounds of the live allocation (checked above); the caller guarantees
+        // the bytes are initialized by a write that happened-before, and stay unchanged
+        // and allocated while borrowed.
+        Some(unsafe { std::slice::from_raw_parts(base.add(offset as usize), len as usize) })
+    }
+
+    /// Gives the page's memory back to the allocator; nothing when it holds none.
+    ///
+    /// # Safety
+    ///
+    /// No slice of the page is borrowed now, and none will be read or written until a
+    /// [`Page::revive`] happens-before it: no version in the page can be reached by any
+    /// reader (every one was retired and reclaimed, or never published and given back).
+    pub(crate) unsafe fn release(&self) {
+        let old = self.bytes.swap(null_mut(), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: `old` was allocated by `allocate` with this page's layout, and the
+            // swap took it out of the page, so it is freed once; by the caller's contract
+            // nothing borrows it.
+            unsafe { dealloc(old, Self::layout(self.size)) }
         }
-        // SAFETY: in bounds (checked above); the caller guarantees the bytes are
-        // initialized by a write that happened-before, and stay unchanged while borrowed.
-        Some(unsafe {
-            std::slice::from_raw_parts(self.bytes.as_ptr().add(offset as usize), len as usize)
-        })
+    }
+
+    /// Allocates memory (zeroed) for a released page; nothing when it holds some.
+    pub(crate) fn revive(&self) {
+        if self.is_live() {
+            return;
+        }
+        let fresh = Self::allocate(self.size);
+        // Release: whoever sees the pointer sees the zeroed allocation.
+        let installed = self.bytes.compare_exchange(
+            null_mut(),
+            fresh.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if installed.is_err() {
+            // SAFETY: `fresh` was just allocated with this layout and was never shared.
+            unsafe { dealloc(fresh.as_ptr(), Self::layout(self.size)) }
+        }
     }
 }
 
 impl Drop for Page {
     fn drop(&mut self) {
-        // SAFETY: `bytes` was allocated in `new` with exactly this layout and is freed once.
-        unsafe { dealloc(self.bytes.as_ptr(), Self::layout(self.size)) }
+        // SAFETY: `&mut self`: nothing borrows the page.
+        unsafe { self.release() }
     }
 }
 
@@ -111,6 +181,34 @@ mod tests {
             assert!(!page.write(250, b"too long"));
             assert_eq!(page.read(250, 8), None);
             assert_eq!(page.read(0, 4), Some(&[0u8; 4][..]));
+        }
+    }
+
+    #[test]
+    fn a_released_page_refuses_access_until_revived_zeroed() {
+        let page = Page::new(256, 0);
+        // SAFETY: single-threaded test; no slice of the page is alive across a release.
+        unsafe {
+            assert!(page.write(0, b"old bytes"));
+            page.release();
+            assert!(!page.is_live());
+            assert_eq!(page.read(0, 4), None, "a released page has nothing to read");
+            assert!(!page.write(0, b"x"), "nor room to write");
+            page.release();
+            page.revive();
+            assert!(page.is_live());
+            assert_eq!(
+                page.read(0, 9),
+                Some(&[0u8; 9][..]),
+                "revived pages are zeroed"
+            );
+            assert!(page.write(0, b"new"));
+            page.revive();
+            assert_eq!(
+                page.read(0, 3),
+                Some(&b"new"[..]),
+                "reviving a live page keeps it"
+            );
         }
     }
 }

@@ -1,33 +1,108 @@
 //! Handing dead row versions back to the writer that owns their page.
 //!
-//! A version that readers may still hold is retired under an epoch [`Guard`]: the slot
-//! reaches its writer's queue only after every guard pinned at that moment is dropped.
-//! A version that was never published is an [`Unpublished`] token, whose space goes back
+//! A version that readers may still hold is *retired*: it goes to its writer's queue
+//! stamped with the time of its retirement on the queue's [`EpochClock`], which counts
+//! advances of the global epoch of the epoch-based reclamation every reader's [`Guard`]
+//! takes part in. The writer reuses the slot once the clock has counted [`GENERATION`]
+//! advances since: a guard pinned while the version could still be found keeps the
+//! global epoch from moving more than three epochs past the one seen at the retirement
+//! (sdd's `Epoch::next_generation`), so by then every such guard has been dropped. A
+//! version that was never published is an [`Unpublished`] token, whose space goes back
 //! at once when it is dropped.
+//!
+//! The stamp, not a closure deferred on the retiring thread's own collector, is what
+//! frees a slot: a deferred closure runs only when that thread pins guards again, so a
+//! thread that committed deletes and then went idle would hold their space back for good.
+//! Writers read the epoch themselves whenever they look for space.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use scc::Guard;
+use sdd::Epoch;
 
 use crate::Link;
 
+/// Epoch advances after which a retired slot can be reused: sdd's generation is three
+/// advances, and the epoch a thread reads may lag the global one by one.
+pub(crate) const GENERATION: u64 = 4;
+
+/// Counts advances of the global epoch, which cycles through 64 values, as a number that
+/// only grows: each reading of the epoch adds how far it moved since the last one. It
+/// never counts more advances than happened, given readings made in the order they are
+/// taken in, each by a thread holding a guard: such a reading is the global epoch or the
+/// one before it (a pinned thread keeps the epoch from moving more than one past the one
+/// it saw when it pinned, and its relaxed read may miss that one), so a reading is never
+/// more than one behind an earlier one. A reading one behind the last is ignored, and 63
+/// or more advances between two readings are counted short.
+#[derive(Debug, Default)]
+pub(crate) struct EpochClock {
+    last: Option<u8>,
+    advances: u64,
+}
+
+impl EpochClock {
+    /// Takes in a reading of the epoch; returns the advances counted so far.
+    pub(crate) fn observe(&mut self, epoch: Epoch) -> u64 {
+        let now = u8::from(epoch);
+        match self.last {
+            None => self.last = Some(now),
+            Some(last) => {
+                let moved = now.wrapping_sub(last) % EPOCHS;
+                if moved != EPOCHS - 1 {
+                    self.advances += u64::from(moved);
+                    self.last = Some(now);
+                }
+            }
+        }
+        self.advances
+    }
+}
+
+/// How many values the global epoch cycles through.
+const EPOCHS: u8 = 64;
+
 /// Slots waiting to be reused by one shard's writer.
+/// Retired slots and the clock that dates them.
+#[derive(Default)]
+struct Retired {
+    clock: EpochClock,
+    slots: Vec<(Link, u64)>,
+}
+
 #[derive(Default)]
 pub(crate) struct ShardQueue {
+    /// Slots free now.
     slots: Mutex<Vec<Link>>,
-    /// Set when `slots` may be non-empty, so the writer can skip the lock otherwise.
+    /// Slots of retired versions, each with the clock's count when it was retired.
+    retired: Mutex<Retired>,
+    /// Set when `slots` or `retired` may be non-empty, so the writer can skip the locks
+    /// otherwise.
     pending: AtomicBool,
     /// Set while a [`PageWriter`](crate::PageWriter) for this shard exists: a shard has
     /// one writer at a time.
     taken: AtomicBool,
+    /// Bytes of the shard's slots that hold a version, as its writer last counted them.
+    live_bytes: AtomicU64,
 }
 
 impl ShardQueue {
     /// Gives `link` back to this queue's writer now.
     fn push(&self, link: Link) {
         self.slots.lock().push(link);
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// Gives `link` back to this queue's writer [`GENERATION`] epoch advances after now
+    /// (the version has left every index); `guard` is pinned.
+    fn retire(&self, link: Link, guard: &Guard) {
+        let mut retired = self.retired.lock();
+        // Read under the lock, so that the clock takes readings in the order they were
+        // made (see `EpochClock`).
+        let now = retired.clock.observe(guard.epoch());
+        retired.slots.push((link, now));
+        drop(retired);
         self.pending.store(true, Ordering::Release);
     }
 
@@ -39,6 +114,11 @@ impl ShardQueue {
     /// Ends the claim of the writer that is being dropped.
     pub(crate) fn release_writer(&self) {
         self.taken.store(false, Ordering::Release);
+    }
+
+    /// Publishes the writer's count of live bytes, for [`ReclaimQueues::live_bytes`].
+    pub(crate) fn set_live_bytes(&self, bytes: u64) {
+        self.live_bytes.store(bytes, Ordering::Relaxed);
     }
 }
 
@@ -62,22 +142,43 @@ impl ReclaimQueues {
         self.shards.get(usize::from(owner))
     }
 
-    /// Gives `link` back to shard `owner` once every guard pinned now is dropped.
-    pub(crate) fn push_after(&self, owner: u16, link: Link, guard: &Guard) {
+    /// Gives `link` back to shard `owner` once every guard pinned now is dropped: the
+    /// epoch that `guard` sees now is its stamp.
+    pub(crate) fn retire(&self, owner: u16, link: Link, guard: &Guard) {
         if let Some(queue) = self.of(owner) {
-            let queue = Arc::clone(queue);
-            guard.defer_execute(move || queue.push(link));
+            queue.retire(link, guard);
         }
     }
 
-    /// Moves every slot queued for `owner` into `into`.
-    pub(crate) fn drain(&self, owner: u16, into: &mut Vec<Link>) {
+    /// The live bytes of every shard, as their writers last counted them.
+    pub(crate) fn live_bytes(&self) -> usize {
+        let total: u64 = self
+            .shards
+            .iter()
+            .map(|queue| queue.live_bytes.load(Ordering::Relaxed))
+            .sum();
+        usize::try_from(total).unwrap_or(usize::MAX)
+    }
+
+    /// Moves every slot queued for `owner` into `free` (free now) and `retired` (each
+    /// with the clock's count at its retirement), and reads the epoch into the clock
+    /// (`guard` is pinned); returns the clock's count.
+    pub(crate) fn drain(
+        &self,
+        owner: u16,
+        guard: &Guard,
+        free: &mut Vec<Link>,
+        retired: &mut std::collections::VecDeque<(Link, u64)>,
+    ) -> u64 {
         let Some(queue) = self.of(owner) else {
-            return;
+            return 0;
         };
         if queue.pending.swap(false, Ordering::Acquire) {
-            into.append(&mut queue.slots.lock());
+            free.append(&mut queue.slots.lock());
         }
+        let mut queued = queue.retired.lock();
+        retired.extend(queued.slots.drain(..));
+        queued.clock.observe(guard.epoch())
     }
 }
 
@@ -157,10 +258,11 @@ impl Retirer {
     /// # Safety
     ///
     /// `link` was published in the pages this retirer belongs to, and no index holds it
-    /// any more: no reader can find it after `guard` was pinned. It is retired once.
+    /// any more: no reader can find it after this call. `guard` is pinned. It is retired
+    /// once.
     pub(crate) unsafe fn retire(&self, link: Link, guard: &Guard) {
         if let Some(owner) = (self.owners)(link.page_id) {
-            self.queues.push_after(owner, link, guard);
+            self.queues.retire(owner, link, guard);
         }
     }
 }

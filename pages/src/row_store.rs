@@ -13,6 +13,10 @@ use crate::index::{
 };
 use crate::{DataPages, Link, PageError, PageWriter, RowFormat, StorageStats, Unpublished};
 
+mod vacuum;
+
+pub use vacuum::Relocation;
+
 /// Pages of rows of type `R`, the primary index over their keys `Pk`, and the secondary
 /// indexes `Ix`.
 ///
@@ -405,6 +409,7 @@ mod tests {
 
     mod bulk;
     mod bytes;
+    mod vacuum;
 
     /// `(key, unique value, name)`.
     type Row = (u64, u64, String);

@@ -1,12 +1,14 @@
-//! The single writer of one shard's pages: encodes rows and allocates their slots.
+//! The single writer of one shard's pages: encodes rows, allocates their slots, counts
+//! what each page holds, and empties sparse pages so their memory can go back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use rkyv::util::AlignedVec;
+use scc::Guard;
 
 use crate::link::round_up;
-use crate::reclaim::{ShardQueue, Unpublished};
+use crate::reclaim::{GENERATION, ShardQueue, Unpublished};
 use crate::{CheckedRowFormat, DataPages, Link, PageError, RowFormat};
 
 /// Writes row versions into the pages of one shard: the only writer of those pages (a
@@ -17,18 +19,68 @@ use crate::{CheckedRowFormat, DataPages, Link, PageError, RowFormat};
 /// Freed slots arrive through reclamation: a dropped [`Unpublished`] version at once, a
 /// published one once the [`Committer`](crate::Committer) has retired it and the readers
 /// that could hold it are gone.
+///
+/// # Giving pages back
+///
+/// The writer counts, for every page it made, the bytes of the slots it handed out that
+/// have not come back: the page's *live* bytes. [`PageWriter::evacuate_sparse`] marks the
+/// pages whose live share is low as *evacuating*: their free space is dropped from the
+/// free lists and no new version goes there, so their live bytes only fall, as their rows
+/// are updated, deleted, or moved ([`RowStore::relocate`](crate::RowStore::relocate)).
+/// When an evacuating page's live bytes reach zero, every slot handed out of it has come
+/// back through reclamation, so no reader can reach it: its memory goes back to the
+/// allocator, and its id waits here to be used again before a new page is added.
 pub struct PageWriter<R> {
     pages: Arc<DataPages<R>>,
     shard: u16,
     /// The page being filled and how many of its bytes are taken.
     current: Option<(u32, u32)>,
-    /// Free slots by size in bytes (a multiple of `ROW_ALIGN`).
+    /// Free slots by size in bytes (a multiple of `ROW_ALIGN`); never of an evacuating
+    /// page.
     free: BTreeMap<u32, Vec<Link>>,
     scratch: Vec<Link>,
+    /// Slots of retired versions, with their queue's clock count at retirement, oldest
+    /// first, until no reader can hold them.
+    retired: VecDeque<(Link, u64)>,
     /// The encoding buffer, reused from row to row.
     buffer: AlignedVec,
     /// Where this writer's released and reclaimed slots arrive.
     home: Arc<ShardQueue>,
+    /// What each page this writer made holds, by page id.
+    usage: Vec<PageUse>,
+    /// Live bytes over all of this writer's pages.
+    live: u64,
+    /// Ids of this writer's pages whose memory went back, to use again.
+    spare: Vec<u32>,
+    /// Pages whose memory went back, ever.
+    released: u64,
+}
+
+/// What one page of a writer holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct PageUse {
+    /// Made by this writer and holding memory: only such pages are counted.
+    mine: bool,
+    /// Being emptied: its slots are not reused, and it goes back when `live` is 0.
+    evacuating: bool,
+    /// Bytes of the slots handed out of the page that have not come back.
+    live: u32,
+}
+
+/// What a writer's pages hold, from [`PageWriter::usage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterUsage {
+    /// Pages of this writer that hold memory.
+    pub pages: usize,
+    /// Bytes of their slots that hold a version.
+    pub live_bytes: u64,
+    /// Pages being emptied.
+    pub evacuating: usize,
+    /// Pages whose memory went back to the allocator since the writer was made.
+    pub released: u64,
+    /// Slots of retired versions waiting for the readers that could hold them to leave
+    /// (counted in `live_bytes` until then), as of the last collection.
+    pub retired: usize,
 }
 
 /// The space a version of `length` bytes takes in a page.
@@ -50,14 +102,24 @@ impl<R: RowFormat> PageWriter<R> {
             current: None,
             free: BTreeMap::new(),
             scratch: Vec::new(),
+            retired: VecDeque::new(),
             buffer: AlignedVec::new(),
             home,
+            usage: Vec::new(),
+            live: 0,
+            spare: Vec::new(),
+            released: 0,
         })
     }
 
     /// The pages this writer writes into.
     pub fn pages(&self) -> &Arc<DataPages<R>> {
         &self.pages
+    }
+
+    /// The shard this writer writes for.
+    pub fn shard(&self) -> u16 {
+        self.shard
     }
 
     /// Encodes `row` and writes it into a free slot. The version is not visible to any
@@ -73,16 +135,17 @@ impl<R: RowFormat> PageWriter<R> {
         if bytes.capacity() <= self.pages.page_size() as usize {
             self.buffer = bytes;
         }
-        Ok(Unpublished::new(
-            written?,
-            self.pages.id(),
-            Arc::clone(&self.home),
-        ))
+        Ok(self.token(written?))
     }
 
-    /// Writes `bytes`, an encoding of `R` (made by `encode`, or validated as one), into a
-    /// free slot.
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<Link, PageError> {
+    /// The token of the slot at `link`, just written by this writer.
+    pub(crate) fn token(&self, link: Link) -> Unpublished {
+        Unpublished::new(link, self.pages.id(), Arc::clone(&self.home))
+    }
+
+    /// Writes `bytes`, an encoding of `R` (made by `encode`, or validated as one, or
+    /// copied from a version in these pages), into a free slot.
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<Link, PageError> {
         let length = self.fitting_length(bytes.len())?;
         let link = self.allocate(length)?;
         // SAFETY: this writer owns the page (it allocated the slot from its own pages),
@@ -90,7 +153,10 @@ impl<R: RowFormat> PageWriter<R> {
         // reclamation after every reader that could hold it was gone. `bytes` cannot
         // overlap it: they are the caller's, and a slot a caller can borrow (through
         // `RowStore::row_bytes` or `version_bytes`) is not free while borrowed.
-        unsafe { self.pages.write(link, bytes)? };
+        if let Err(error) = unsafe { self.pages.write(link, bytes) } {
+            self.release(link);
+            return Err(error);
+        }
         Ok(link)
     }
 
@@ -103,9 +169,62 @@ impl<R: RowFormat> PageWriter<R> {
             .ok_or(PageError::RowTooLarge { size: len, max })
     }
 
+    /// What page `page_id` holds, if this writer made it and it holds memory.
+    fn mine(&mut self, page_id: u32) -> Option<&mut PageUse> {
+        self.usage
+            .get_mut(page_id as usize)
+            .filter(|page| page.mine)
+    }
+
     /// Takes back the space of a version that no reader can reach any more.
     fn release(&mut self, link: Link) {
-        self.free_slot(link.page_id, link.offset, slot_size(link.length));
+        let size = slot_size(link.length);
+        let Some(page) = self.mine(link.page_id) else {
+            // A page of an earlier writer of this shard: reused, never counted.
+            self.free_slot(link.page_id, link.offset, size);
+            return;
+        };
+        debug_assert!(
+            page.live >= size,
+            "a page gives back only what it handed out"
+        );
+        page.live = page.live.saturating_sub(size);
+        let (evacuating, empty) = (page.evacuating, page.live == 0);
+        self.live = self.live.saturating_sub(u64::from(size));
+        self.home.set_live_bytes(self.live);
+        if !evacuating {
+            self.free_slot(link.page_id, link.offset, size);
+        } else if empty {
+            self.give_back(link.page_id);
+        }
+    }
+
+    /// Counts `size` bytes handed out of page `page_id`.
+    fn hand_out(&mut self, page_id: u32, size: u32) {
+        if let Some(page) = self.mine(page_id) {
+            page.live += size;
+            self.live += u64::from(size);
+            self.home.set_live_bytes(self.live);
+        }
+    }
+
+    /// Gives the memory of an evacuating page with nothing live back to the allocator.
+    fn give_back(&mut self, page_id: u32) {
+        if let Some(page) = self.mine(page_id) {
+            debug_assert!(page.evacuating && page.live == 0);
+            *page = PageUse::default();
+            self.pages.set_evacuating(page_id, false);
+            // SAFETY: this writer made the page, and every slot it handed out of it has
+            // come back (`live` counts them, and is 0): unpublished versions were dropped
+            // or published and then retired, and a retired slot comes back only after
+            // every guard pinned at its retirement is gone, so no reader can reach the
+            // page. The page was evacuating, so no free slot of it is kept (they were
+            // dropped when it was marked, and later ones are not kept), and this writer
+            // writes it again only after reviving it.
+            unsafe { self.pages.release_page(page_id) };
+            self.spare.push(page_id);
+            self.released += 1;
+        }
     }
 
     fn free_slot(&mut self, page_id: u32, offset: u32, size: u32) {
@@ -117,33 +236,77 @@ impl<R: RowFormat> PageWriter<R> {
     }
 
     fn collect_reclaimed(&mut self) {
-        self.pages.reclaim.drain(self.shard, &mut self.scratch);
+        let guard = Guard::new();
         let mut reclaimed = std::mem::take(&mut self.scratch);
+        let now = self
+            .pages
+            .reclaim
+            .drain(self.shard, &guard, &mut reclaimed, &mut self.retired);
         for link in reclaimed.drain(..) {
             self.release(link);
         }
         self.scratch = reclaimed;
+        // Stamps are counts of one clock, taken in order, so the oldest come first.
+        while let Some(&(link, retired)) = self.retired.front() {
+            if now < retired + GENERATION {
+                break;
+            }
+            self.retired.pop_front();
+            // The epoch has moved a generation on since the version was retired: every
+            // guard pinned while it could be found is gone (see `reclaim.rs`).
+            self.release(link);
+        }
+        if !self.retired.is_empty() {
+            // Have this thread's guards push the epoch on, as a thread with garbage does.
+            guard.set_has_garbage();
+        }
+    }
+
+    /// A fresh page to fill: one whose memory went back, revived, or a new one.
+    fn fresh_page(&mut self) -> Result<u32, PageError> {
+        let page_id = match self.spare.pop() {
+            Some(page_id) => {
+                if let Err(error) = self.pages.revive_page(page_id) {
+                    self.spare.push(page_id);
+                    return Err(error);
+                }
+                page_id
+            }
+            None => self.pages.add_page(self.shard)?,
+        };
+        let index = page_id as usize;
+        if self.usage.len() <= index {
+            self.usage.resize(index + 1, PageUse::default());
+        }
+        self.usage[index] = PageUse {
+            mine: true,
+            ..PageUse::default()
+        };
+        Ok(page_id)
     }
 
     fn allocate(&mut self, length: u32) -> Result<Link, PageError> {
         let need = slot_size(length);
         self.collect_reclaimed();
         if let Some(slot) = self.take_free(need) {
+            self.hand_out(slot.page_id, need);
             return Ok(Link { length, ..slot });
         }
         let page_size = self.pages.page_size();
         let (page_id, used) = match self.current {
             Some((page_id, used)) if page_size - used >= need => (page_id, used),
             current => {
+                let fresh = self.fresh_page()?;
                 if let Some((page_id, used)) = current
                     && page_size - used >= crate::ROW_ALIGN
                 {
                     self.free_slot(page_id, used, page_size - used);
                 }
-                (self.pages.add_page(self.shard)?, 0)
+                (fresh, 0)
             }
         };
         self.current = Some((page_id, used + need));
+        self.hand_out(page_id, need);
         Ok(Link {
             page_id,
             offset: used,
@@ -174,6 +337,86 @@ impl<R: RowFormat> PageWriter<R> {
             .map(|(size, slots)| u64::from(*size) * slots.len() as u64)
             .sum()
     }
+
+    /// Takes back the slots that reclamation has returned, and gives back the memory of
+    /// every evacuating page that is now empty. A writer does this before each
+    /// allocation; a vacuum calls it to finish a pass when no write comes.
+    pub fn collect(&mut self) {
+        self.collect_reclaimed();
+    }
+
+    /// What this writer's pages hold.
+    pub fn usage(&self) -> WriterUsage {
+        let mine = self.usage.iter().filter(|page| page.mine);
+        let (pages, evacuating) = mine.fold((0, 0), |(pages, evacuating), page| {
+            (pages + 1, evacuating + usize::from(page.evacuating))
+        });
+        WriterUsage {
+            pages,
+            live_bytes: self.live,
+            evacuating,
+            released: self.released,
+            retired: self.retired.len(),
+        }
+    }
+
+    /// Marks for evacuation every page of this writer whose live bytes are below `share`
+    /// of a page (from 0 to 1), except the page being filled unless it is empty, and
+    /// returns how many it marked. Their free space is dropped, so no new version lands there; a page with
+    /// nothing live goes back at once. The rows still on them are found by
+    /// [`RowStore::keys_to_move`](crate::RowStore::keys_to_move) and moved by
+    /// [`RowStore::relocate`](crate::RowStore::relocate).
+    ///
+    /// A page stays marked until it is empty. Marking a page whose live share is just
+    /// below `share` moves that share of a page to win back the rest.
+    pub fn evacuate_sparse(&mut self, share: f64) -> usize {
+        let limit = (f64::from(self.pages.page_size()) * share.clamp(0.0, 1.0)) as u32;
+        // The page being filled is left alone unless nothing in it is live: then it goes
+        // back too, and the next write starts a fresh page.
+        if let Some((page_id, _)) = self.current
+            && share > 0.0
+            && self.mine(page_id).is_some_and(|page| page.live == 0)
+        {
+            self.current = None;
+        }
+        let current = self.current.map(|(page_id, _)| page_id);
+        let mut marked = Vec::new();
+        for (page_id, page) in self.usage.iter_mut().enumerate() {
+            let Ok(page_id) = u32::try_from(page_id) else {
+                break;
+            };
+            if page.mine && !page.evacuating && page.live < limit && Some(page_id) != current {
+                page.evacuating = true;
+                marked.push(page_id);
+            }
+        }
+        if marked.is_empty() {
+            return 0;
+        }
+        let usage = &self.usage;
+        self.free.retain(|_, slots| {
+            slots.retain(|slot| {
+                usage
+                    .get(slot.page_id as usize)
+                    .is_none_or(|page| !page.evacuating)
+            });
+            !slots.is_empty()
+        });
+        for &page_id in &marked {
+            self.pages.set_evacuating(page_id, true);
+            if self.mine(page_id).is_some_and(|page| page.live == 0) {
+                self.give_back(page_id);
+            }
+        }
+        marked.len()
+    }
+
+    /// Whether `link` lies in an evacuating page of this writer.
+    pub(crate) fn is_evacuating(&self, link: Link) -> bool {
+        self.usage
+            .get(link.page_id as usize)
+            .is_some_and(|page| page.mine && page.evacuating)
+    }
 }
 
 impl<R: CheckedRowFormat> PageWriter<R> {
@@ -200,10 +443,7 @@ impl<R: CheckedRowFormat> PageWriter<R> {
         // unchecked read of the slot (`DataPages::decode`) may decode them. They cannot
         // change before they are copied: they are borrowed immutably.
         let link = self.write_bytes(bytes)?;
-        Ok((
-            Unpublished::new(link, self.pages.id(), Arc::clone(&self.home)),
-            row,
-        ))
+        Ok((self.token(link), row))
     }
 }
 

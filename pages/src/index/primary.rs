@@ -140,6 +140,12 @@ impl<K: IndexKey> PrimaryIndex<K> {
         true
     }
 
+    /// Offers the link of every key's current version to `visit`, in no order, as of
+    /// `guard` (keys that come or go meanwhile may be seen or not).
+    pub(crate) fn for_each_link(&self, guard: &Guard, visit: impl FnMut(Link)) {
+        self.links.for_each_link(guard, visit);
+    }
+
     /// Keys in `range`, in ascending order, at most `limit` of them.
     pub fn keys_in(&self, range: KeyRange<K>, limit: usize) -> Vec<K> {
         self.keys(range, limit, false)

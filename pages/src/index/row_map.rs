@@ -220,6 +220,20 @@ impl<H: BuildHasher> RowMap<H> {
     }
 }
 
+impl<H> RowMap<H> {
+    /// Offers the link of every key to `visit`, shard by shard, as of `guard`: a key added
+    /// or removed meanwhile may be seen or not.
+    pub(crate) fn for_each_link(&self, guard: &Guard, mut visit: impl FnMut(Link)) {
+        for shard in self.shards.iter() {
+            for slot in shard.slots(guard).slots.iter() {
+                if slot.tag.load(Ordering::Acquire) > TOMBSTONE {
+                    visit(slot.link.load());
+                }
+            }
+        }
+    }
+}
+
 /// One shard: an array that the writer replaces as a whole when it fills.
 struct Shard {
     current: AtomicShared<Slots>,

@@ -31,7 +31,7 @@ type Writable<Ix> = (
 );
 
 /// The unique index of a set, if it has one.
-type UniqueOf<Ix> = Option<fn(&Ix) -> &UniqueIndex<u64, u64>>;
+pub(super) type UniqueOf<Ix> = Option<fn(&Ix) -> &UniqueIndex<u64, u64>>;
 
 /// Links `rows` into a fresh store all at once.
 fn linked_all<Ix: IndexSet<Row, u64>>(rows: &[Row]) -> Writable<Ix> {
@@ -57,7 +57,7 @@ fn bound(rng: &mut Lcg, max: u64) -> Bound<u64> {
 }
 
 /// Every answer of `store` agrees with `model` (key → row).
-fn agrees<Ix: IndexSet<Row, u64>>(
+pub(super) fn agrees<Ix: IndexSet<Row, u64>>(
     store: &RowStore<Row, u64, Ix>,
     model: &BTreeMap<u64, Row>,
     rng: &mut Lcg,
@@ -165,10 +165,10 @@ fn answers_like_a_model<Ix: IndexSet<Row, u64>>(
     agrees(&store, &model, &mut rng, unique, names);
 }
 
-fn both_names(ix: &Both) -> &NonUniqueIndex<String, u64> {
+pub(super) fn both_names(ix: &Both) -> &NonUniqueIndex<String, u64> {
     &ix.by_name
 }
-fn names_only(ix: &Names) -> &NonUniqueIndex<String, u64> {
+pub(super) fn names_only(ix: &Names) -> &NonUniqueIndex<String, u64> {
     &ix.by_name
 }
 
