@@ -43,7 +43,8 @@ pub use rkyv;
 pub use worktable_actors::{
     AutoIncrement, ColumnArg, Durability, Operation, OperationKind, Order, PersistConfig,
     PersistError, PersistFailure, PrimaryKeyGenerator, SelectQuery, Subscription,
-    SubscriptionError, Table, TableConfig, TablePrimaryKey, TotalOrder, WorkTableError,
+    SubscriptionError, Table, TableConfig, TablePrimaryKey, TotalOrder, VacuumConfig, VacuumReport,
+    WorkTableError,
 };
 pub use worktable_codegen::worktable;
 pub use worktable_pages::{DEFAULT_PAGE_SIZE, StorageStats};
@@ -54,7 +55,7 @@ pub mod prelude {
     pub use worktable_actors::{
         ColumnArg, Durability, Operation, OperationKind, Order, PersistConfig, PersistError,
         PrimaryKeyGenerator, SelectQuery, Subscription, SubscriptionError, TableConfig,
-        TablePrimaryKey, WorkTableError,
+        TablePrimaryKey, VacuumConfig, VacuumReport, WorkTableError,
     };
 }
 

@@ -191,6 +191,21 @@ impl<S: TableSchema> CommitPoint<S> {
                 }
             }
             Commit::Delete { pk, base, reply } => self.delete(pk, base, reply),
+            Commit::Move { pk, relocation } => self.relocate(&pk, relocation),
+        }
+    }
+
+    /// Points the row with `pk` at a vacuum's copy of its version. Not an operation: no
+    /// sequence number, no log record, no change-feed record. A row written since the copy
+    /// was made keeps its newer version, and the copy is dropped (which frees it).
+    fn relocate(&mut self, pk: &S::Pk, relocation: worktable_pages::Relocation<S::Row>) {
+        let guard = Guard::new();
+        match self
+            .committer
+            .relocate(&self.store.rows, pk, relocation, &guard)
+        {
+            Ok(()) | Err(CommitError::Stale) => {}
+            Err(error) => tracing::error!(table = S::NAME, %error, "a vacuum move was refused"),
         }
     }
 

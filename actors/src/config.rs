@@ -16,6 +16,8 @@ pub struct TableConfig {
     /// `config: { feed_capacity: N }` in the declaration (checked there to be at least
     /// 1). A value of 0 given here directly counts as 1.
     pub feed_capacity: usize,
+    /// When and how hard the table gives memory back; see [`VacuumConfig`].
+    pub vacuum: VacuumConfig,
 }
 
 impl Default for TableConfig {
@@ -24,6 +26,49 @@ impl Default for TableConfig {
             page_size: worktable_pages::DEFAULT_PAGE_SIZE,
             shards: None,
             feed_capacity: 65_536,
+            vacuum: VacuumConfig::default(),
+        }
+    }
+}
+
+/// When a table's vacuum runs and what it empties.
+///
+/// A vacuum pass moves the rows of sparse pages (those whose live bytes are below
+/// `page_fill_percent` of a page) into other pages, and gives back the memory of every
+/// page left empty. [`Table::vacuum`](crate::Table::vacuum) runs a pass now; automatic
+/// passes run on the table's vacuum thread when, at a check every `check_every`, the
+/// pages hold at least `min_page_bytes` and their live share is below
+/// `trigger_percent`. An automatic pass works at most `duty_percent` of the time, sleeping
+/// between batches of moves, so writers keep most of the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VacuumConfig {
+    /// Whether passes run on their own; `true` by default.
+    pub auto: bool,
+    /// A page whose live bytes are below this share of it (in percent) is emptied; 75 by
+    /// default. Emptying a page at share `p` moves `p` of a page to win back the rest, so
+    /// a higher value keeps the pages denser for more copying.
+    pub page_fill_percent: u8,
+    /// An automatic pass starts when the live share of all pages is below this (in
+    /// percent); 70 by default.
+    pub trigger_percent: u8,
+    /// An automatic pass starts only when the pages hold at least this many bytes; 4 MiB
+    /// by default.
+    pub min_page_bytes: usize,
+    /// How often the vacuum thread looks at the pages; one second by default.
+    pub check_every: std::time::Duration,
+    /// The share of time (in percent) an automatic pass works; 25 by default.
+    pub duty_percent: u8,
+}
+
+impl Default for VacuumConfig {
+    fn default() -> Self {
+        VacuumConfig {
+            auto: true,
+            page_fill_percent: 75,
+            trigger_percent: 70,
+            min_page_bytes: 4 << 20,
+            check_every: std::time::Duration::from_secs(1),
+            duty_percent: 25,
         }
     }
 }

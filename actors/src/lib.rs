@@ -68,13 +68,14 @@ mod select;
 mod shard;
 mod storable;
 mod store;
+mod vacuum;
 
 pub use autoincrement::{AutoIncrement, CounterInt, next_key};
 pub use column::{
     AnyValue, ColumnDef, ColumnIndex, ColumnVisitor, ErasedRange, OrderedIndex, TotalOrder, coerce,
     in_range, probe,
 };
-pub use config::TableConfig;
+pub use config::{TableConfig, VacuumConfig};
 pub use edit::{RowCondition, RowEdit, SharedRowEdit};
 pub use error::WorkTableError;
 pub use feed::{Subscription, SubscriptionError};
@@ -85,4 +86,5 @@ pub use schema::{
 };
 pub use select::{ColumnArg, Order, SelectQuery};
 pub use storable::{ArchivedAlign, StorableColumn, UnstorableAlign};
+pub use vacuum::VacuumReport;
 pub use worktable_persistence::{Operation, OperationKind, PersistError};

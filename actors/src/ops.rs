@@ -4,7 +4,7 @@
 //! links it from the indexes; wherever a write is refused, abandoned or cancelled on the
 //! way, dropping the token gives the slot back.
 
-use worktable_pages::{Link, Unpublished};
+use worktable_pages::{Link, Relocation, Unpublished, WriterUsage};
 
 use crate::edit::{RowCondition, RowEdit, SharedRowEdit};
 use crate::reply;
@@ -81,6 +81,28 @@ pub(crate) enum WriteOp<S: TableSchema> {
         rows: BatchPart<S>,
         reply: reply::Reply<StageOutcome<S>>,
     },
+    /// A step of a vacuum pass.
+    Vacuum(VacuumOp<S>),
+}
+
+/// A step of a vacuum pass, sent by the vacuum thread, which waits for the answer on a
+/// channel of its own (it is no task, and nobody is nudged for it).
+pub(crate) enum VacuumOp<S: TableSchema> {
+    /// Take back reclaimed slots and mark the sparse pages for emptying: those whose live
+    /// bytes are below `share` of a page. Answers the pages' usage after.
+    Evacuate {
+        share: f64,
+        reply: flume::Sender<WriterUsage>,
+    },
+    /// Move these rows out of the pages being emptied (a row that has moved, gone, or
+    /// is reserved by a multi-row update is left alone). Answers the bytes copied.
+    Move {
+        pks: Vec<S::Pk>,
+        reply: flume::Sender<u64>,
+    },
+    /// Take back reclaimed slots, giving back empty pages. Answers the pages' usage after
+    /// every batch this shard sent has been applied.
+    Collect { reply: flume::Sender<WriterUsage> },
 }
 
 /// A shard's rows of an insert batch: `(position in the batch, key, row)`.
@@ -105,14 +127,17 @@ impl<S: TableSchema> WriteOp<S> {
             WriteOp::Modify(op) => Some(&op.pk),
             WriteOp::Delete(op) => Some(&op.pk),
             WriteOp::Prepare(op) => Some(&op.pk),
-            WriteOp::Release(_) | WriteOp::Stage { .. } => None,
+            WriteOp::Release(_) | WriteOp::Stage { .. } | WriteOp::Vacuum(_) => None,
         }
     }
 
     /// Whether the write is computed from the row's committed version.
     pub(crate) fn reads_current(&self) -> bool {
         match self {
-            WriteOp::Put { .. } | WriteOp::Release(_) | WriteOp::Stage { .. } => false,
+            WriteOp::Put { .. }
+            | WriteOp::Release(_)
+            | WriteOp::Stage { .. }
+            | WriteOp::Vacuum(_) => false,
             WriteOp::Delete(op) => op.condition.is_some(),
             WriteOp::Modify(_) | WriteOp::Prepare(_) => true,
         }
@@ -126,7 +151,7 @@ impl<S: TableSchema> WriteOp<S> {
             WriteOp::Delete(op) => op.reply.nudge(),
             WriteOp::Prepare(op) => op.reply.nudge(),
             WriteOp::Stage { reply, .. } => reply.nudge(),
-            WriteOp::Release(_) => false,
+            WriteOp::Release(_) | WriteOp::Vacuum(_) => false,
         }
     }
 }
@@ -160,6 +185,12 @@ pub(crate) enum Commit<S: TableSchema> {
         base: Option<Link>,
         reply: Reply<S>,
     },
+    /// A vacuum's move of a row to a copy of its current version: no user-visible
+    /// change, so no sequence number, no log record and no change-feed record.
+    Move {
+        pk: S::Pk,
+        relocation: Relocation<S::Row>,
+    },
 }
 
 /// What the commit point receives.
@@ -183,11 +214,13 @@ pub(crate) enum CommitMsg<S: TableSchema> {
 }
 
 impl<S: TableSchema> Commit<S> {
-    fn reply(&self) -> &Reply<S> {
+    /// Where the write's outcome goes; a move has no caller.
+    fn reply(&self) -> Option<&Reply<S>> {
         match self {
             Commit::Put { reply, .. }
             | Commit::Modify { reply, .. }
-            | Commit::Delete { reply, .. } => reply,
+            | Commit::Delete { reply, .. } => Some(reply),
+            Commit::Move { .. } => None,
         }
     }
 }
@@ -196,7 +229,9 @@ impl<S: TableSchema> CommitMsg<S> {
     /// Asks a caller waiting for this message to run the table's actors.
     pub(crate) fn nudge(&self) -> bool {
         match self {
-            CommitMsg::Writes { commits, .. } => commits.iter().any(|c| c.reply().nudge()),
+            CommitMsg::Writes { commits, .. } => commits
+                .iter()
+                .any(|c| c.reply().is_some_and(|reply| reply.nudge())),
             CommitMsg::Group { reply, .. } => reply.nudge(),
             CommitMsg::Inserts { reply, .. } => reply.nudge(),
         }

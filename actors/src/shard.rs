@@ -25,7 +25,7 @@ use crate::combine::{Combiner, Handler, panic_message};
 use crate::commit::CommitPoint;
 use crate::ops::{
     BatchPart, Commit, CommitMsg, DeleteOp, ModifyOp, PrepareOp, Prepared, StageOutcome, Staged,
-    WriteOp,
+    VacuumOp, WriteOp,
 };
 use crate::reply::Reply;
 use crate::store::Store;
@@ -177,7 +177,47 @@ impl<S: TableSchema> Shard<S> {
             WriteOp::Modify(op) => self.stage_modify(op),
             WriteOp::Prepare(op) => self.prepare(op),
             WriteOp::Stage { rows, reply } => self.stage_batch(rows, reply),
+            WriteOp::Vacuum(op) => self.vacuum(op),
             WriteOp::Release(_) => {}
+        }
+    }
+
+    /// A step of a vacuum pass; see `handle/vacuum.rs`.
+    fn vacuum(&mut self, op: VacuumOp<S>) {
+        match op {
+            VacuumOp::Evacuate { share, reply } => {
+                self.writer.collect();
+                self.writer.evacuate_sparse(share);
+                let _ = reply.send(self.writer.usage());
+            }
+            VacuumOp::Move { pks, reply } => {
+                // Moves copy the committed versions: make them current first.
+                self.settle();
+                let guard = Guard::new();
+                let mut copied = 0u64;
+                for pk in pks {
+                    if self.reserved.contains_key(&pk) {
+                        continue;
+                    }
+                    match self.store.rows.relocate(&mut self.writer, &pk, &guard) {
+                        Ok(Some(relocation)) => {
+                            copied += relocation.len() as u64;
+                            self.unsent.push(Commit::Move { pk, relocation });
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(table = S::NAME, %error, "a vacuum move failed");
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(copied);
+            }
+            VacuumOp::Collect { reply } => {
+                self.settle();
+                self.writer.collect();
+                let _ = reply.send(self.writer.usage());
+            }
         }
     }
 

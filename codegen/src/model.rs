@@ -91,7 +91,7 @@ pub struct Query {
 
 /// The methods of every table handle (`get_next_pk` only with a key generator), besides
 /// `select_by_<column>` for each index; a query's method must take none of these names.
-pub const HANDLE_METHODS: [&str; 14] = [
+pub const HANDLE_METHODS: [&str; 15] = [
     "name",
     "get_next_pk",
     "count",
@@ -105,6 +105,7 @@ pub const HANDLE_METHODS: [&str; 14] = [
     "subscribe",
     "shutdown",
     "storage_stats",
+    "vacuum",
     "table",
 ];
 

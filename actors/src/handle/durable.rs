@@ -129,6 +129,7 @@ where
             "table recovered"
         );
         let queue = Arc::new(LogQueue::new(last_seq, config.queue_bytes));
+        queue.report(|state| state.checkpoint_rows = stats.rows);
         let encode_pk: persist::EncodePk<S::Pk> =
             |pk, buffer| worktable_pages::RowFormat::encode_into(pk, buffer);
         let sink = LogSink::new(Arc::clone(&queue), encode_pk);
@@ -161,7 +162,7 @@ where
             durability: config.durability,
             thread: parking_lot::Mutex::new(Some(thread)),
         };
-        Ok(table.with_durable(durable))
+        table.with_durable(durable).start_vacuum()
     }
 }
 

@@ -11,6 +11,7 @@ use worktable_pages::{Guard, PageWriter, StorageStats};
 
 mod durable;
 mod multi_row;
+mod vacuum;
 
 use crate::combine::{Combiner, Health};
 use crate::commit::CommitPoint;
@@ -48,15 +49,17 @@ impl<S: TableSchema> Clone for Table<S> {
 struct Inner<S: TableSchema> {
     store: Arc<Store<S>>,
     config: TableConfig,
-    shards: Box<[Combiner<Shard<S>>]>,
+    shards: Arc<[Combiner<Shard<S>>]>,
     commit: Arc<Combiner<CommitPoint<S>>>,
     health: Arc<Health>,
     /// Set by `shutdown`: later writes fail at once.
-    closed: AtomicBool,
+    closed: Arc<AtomicBool>,
     /// Held while a shutdown stops the actors, so concurrent shutdowns wait for it.
     stopping: parking_lot::Mutex<()>,
     /// The log and the persistence actor of a durable table.
     durable: Option<durable::Durable>,
+    /// The thread that runs vacuum passes, set once the table is made.
+    vacuum: std::sync::OnceLock<vacuum::VacuumThread>,
 }
 
 impl<S: TableSchema> Default for Table<S> {
@@ -75,7 +78,8 @@ impl<S: TableSchema> Table<S> {
         let writers = store.page_writers()?;
         let store = Arc::new(store);
         let commit = CommitPoint::new(Arc::clone(&store), committer, 0, None);
-        Table::assemble(config, store, commit, writers).map(|(table, _)| table)
+        let (table, _) = Table::assemble(config, store, commit, writers)?;
+        table.start_vacuum()
     }
 
     /// A table over `store` with its commit point and the page writers of its shards.
@@ -104,9 +108,10 @@ impl<S: TableSchema> Table<S> {
                 shards,
                 commit: Arc::clone(&commit),
                 health,
-                closed: AtomicBool::new(false),
+                closed: Arc::new(AtomicBool::new(false)),
                 stopping: parking_lot::Mutex::new(()),
                 durable: None,
+                vacuum: std::sync::OnceLock::new(),
             }),
         };
         Ok((table, commit))

@@ -273,7 +273,11 @@ impl Actor<'_> {
         self.carried.pending.clear();
         self.carried.log_bytes += bytes;
         self.carried.requests.flush = false;
-        self.persister.queue.report(|state| state.seq = durable);
+        let log_bytes = self.carried.log_bytes;
+        self.persister.queue.report(|state| {
+            state.seq = durable;
+            state.log_bytes = log_bytes;
+        });
         Ok(())
     }
 
@@ -345,8 +349,12 @@ impl Actor<'_> {
             self.carried.pending.take_all_from(&mut taken);
             self.log_round()?;
         }
+        let rows = writer.rows();
         self.dir.finish_checkpoint(writer, end)?;
+        let log_bytes = self.carried.log_bytes;
         self.persister.queue.report(|state| {
+            state.checkpoint_rows = rows;
+            state.log_bytes = log_bytes;
             state.checkpoints += 1;
             state.checkpoints_answered = state.checkpoints_answered.max(scan.answers);
         });

@@ -184,6 +184,10 @@ pub(crate) struct Durable {
     pub(crate) failure: Option<PersistFailure>,
     /// The actor has stopped (after a shutdown, or a failure).
     pub(crate) stopped: bool,
+    /// Bytes logged since the newest checkpoint began (estimated from the records).
+    pub(crate) log_bytes: u64,
+    /// Rows in the newest checkpoint.
+    pub(crate) checkpoint_rows: u64,
 }
 
 impl LogQueue {
@@ -279,6 +283,12 @@ impl LogQueue {
     /// The sequence number the actor last reported durable.
     pub(crate) fn durable_seq(&self) -> u64 {
         self.durable.borrow().seq
+    }
+
+    /// Bytes logged since the newest checkpoint began, and the rows that checkpoint holds.
+    pub(crate) fn disk(&self) -> (u64, u64) {
+        let state = self.durable.borrow();
+        (state.log_bytes, state.checkpoint_rows)
     }
 
     /// Waits until the actor reports a state `done` accepts; fails with the actor's

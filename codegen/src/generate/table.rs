@@ -128,9 +128,14 @@ pub fn generate(table: &Table, names: &Names) -> TokenStream {
             pub async fn shutdown(&self) -> ::core::result::Result<(), ::worktable::WorkTableError> {
                 self.0.shutdown().await
             }
-            /// Page count and size of the row storage.
+            /// Page count and size of the row storage, and the bytes of its live rows.
             pub fn storage_stats(&self) -> ::worktable::StorageStats {
                 self.0.storage_stats()
+            }
+            /// Runs a vacuum pass now: rows of sparse pages move to denser ones and empty
+            /// pages give their memory back, while reads and writes go on.
+            pub async fn vacuum(&self) -> ::core::result::Result<::worktable::VacuumReport, ::worktable::WorkTableError> {
+                self.0.vacuum().await
             }
             /// The generic table underneath, for what the typed methods do not cover.
             pub fn table(&self) -> &::worktable::Table<#schema> {
