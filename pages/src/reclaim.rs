@@ -150,6 +150,12 @@ impl ReclaimQueues {
         }
     }
 
+    /// Whether slots may be queued for `owner`.
+    pub(crate) fn has_pending(&self, owner: u16) -> bool {
+        self.of(owner)
+            .is_some_and(|queue| queue.pending.load(Ordering::Acquire))
+    }
+
     /// The live bytes of every shard, as their writers last counted them.
     pub(crate) fn live_bytes(&self) -> usize {
         let total: u64 = self
@@ -162,7 +168,7 @@ impl ReclaimQueues {
 
     /// Moves every slot queued for `owner` into `free` (free now) and `retired` (each
     /// with the clock's count at its retirement), and reads the epoch into the clock
-    /// (`guard` is pinned); returns the clock's count.
+    /// (`guard` is pinned); returns the clock's count (0 when `retired` stays empty).
     pub(crate) fn drain(
         &self,
         owner: u16,
@@ -175,6 +181,9 @@ impl ReclaimQueues {
         };
         if queue.pending.swap(false, Ordering::Acquire) {
             free.append(&mut queue.slots.lock());
+        } else if retired.is_empty() {
+            // Nothing new and nothing waiting: no need for the clock.
+            return 0;
         }
         let mut queued = queue.retired.lock();
         retired.extend(queued.slots.drain(..));

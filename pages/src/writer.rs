@@ -236,6 +236,9 @@ impl<R: RowFormat> PageWriter<R> {
     }
 
     fn collect_reclaimed(&mut self) {
+        if !self.pages.reclaim.has_pending(self.shard) && self.retired.is_empty() {
+            return;
+        }
         let guard = Guard::new();
         let mut reclaimed = std::mem::take(&mut self.scratch);
         let now = self
