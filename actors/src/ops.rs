@@ -95,10 +95,11 @@ pub(crate) enum VacuumOp<S: TableSchema> {
         reply: flume::Sender<WriterUsage>,
     },
     /// Move these rows out of the pages being emptied (a row that has moved, gone, or
-    /// is reserved by a multi-row update is left alone). Answers the bytes copied.
+    /// is reserved by a multi-row update is left alone). Answers the rows and bytes
+    /// copied.
     Move {
         pks: Vec<S::Pk>,
-        reply: flume::Sender<u64>,
+        reply: flume::Sender<(u64, u64)>,
     },
     /// Take back reclaimed slots, giving back empty pages. Answers the pages' usage after
     /// every batch this shard sent has been applied.

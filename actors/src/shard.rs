@@ -194,13 +194,14 @@ impl<S: TableSchema> Shard<S> {
                 // Moves copy the committed versions: make them current first.
                 self.settle();
                 let guard = Guard::new();
-                let mut copied = 0u64;
+                let (mut rows, mut copied) = (0u64, 0u64);
                 for pk in pks {
                     if self.reserved.contains_key(&pk) {
                         continue;
                     }
                     match self.store.rows.relocate(&mut self.writer, &pk, &guard) {
                         Ok(Some(relocation)) => {
+                            rows += 1;
                             copied += relocation.len() as u64;
                             self.unsent.push(Commit::Move { pk, relocation });
                         }
@@ -211,7 +212,7 @@ impl<S: TableSchema> Shard<S> {
                         }
                     }
                 }
-                let _ = reply.send(copied);
+                let _ = reply.send((rows, copied));
             }
             VacuumOp::Collect { reply } => {
                 self.settle();

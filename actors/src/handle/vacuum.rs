@@ -224,7 +224,6 @@ impl<S: TableSchema> Vacuum<S> {
         let (mut rows_moved, mut bytes_moved) = (0, 0);
         if marked.evacuating > 0 {
             let keys = self.store.rows.keys_to_move();
-            rows_moved = keys.len() as u64;
             let mut by_shard: Vec<Vec<S::Pk>> = vec![Vec::new(); self.shards.len()];
             for pk in keys {
                 by_shard[shard_of(&pk, self.shards.len())].push(pk);
@@ -234,7 +233,9 @@ impl<S: TableSchema> Vacuum<S> {
                 while keys.peek().is_some() {
                     let batch_started = Instant::now();
                     let pks: Vec<S::Pk> = keys.by_ref().take(MOVE_BATCH).collect();
-                    bytes_moved += self.ask(shard, |reply| VacuumOp::Move { pks, reply })?;
+                    let (rows, bytes) = self.ask(shard, |reply| VacuumOp::Move { pks, reply })?;
+                    rows_moved += rows;
+                    bytes_moved += bytes;
                     throttle(batch_started.elapsed(), duty);
                 }
             }
@@ -250,17 +251,20 @@ impl<S: TableSchema> Vacuum<S> {
             checkpoint: false,
             elapsed: started.elapsed(),
         };
-        tracing::info!(
-            table = S::NAME,
-            pages_freed = report.pages_freed,
-            rows_moved = report.rows_moved,
-            bytes_moved = report.bytes_moved,
-            pages = report.pages,
-            live_bytes = report.live_bytes,
-            pages_pending = report.pages_pending,
-            elapsed_ms = report.elapsed.as_millis() as u64,
-            "vacuum pass"
-        );
+        // An automatic pass that found nothing to do is no news.
+        if duty.is_none() || report.pages_freed > 0 || report.rows_moved > 0 {
+            tracing::info!(
+                table = S::NAME,
+                pages_freed = report.pages_freed,
+                rows_moved = report.rows_moved,
+                bytes_moved = report.bytes_moved,
+                pages = report.pages,
+                live_bytes = report.live_bytes,
+                pages_pending = report.pages_pending,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "vacuum pass"
+            );
+        }
         Ok(report)
     }
 
@@ -274,10 +278,12 @@ impl<S: TableSchema> Vacuum<S> {
         let mut moves = 0;
         // Epoch moves after which every slot retired before the first one is free (one
         // more than a generation: the first reading may lag).
+        let mut round = 0;
         while usage.retired > 0 && moves <= GENERATION && Instant::now() < deadline {
-            if push_epoch() {
+            if push_epoch(round) {
                 moves += 1;
             }
+            round += 1;
             usage = total(&self.ask_all(|reply| VacuumOp::Collect { reply })?);
         }
         Ok(usage)
@@ -287,8 +293,10 @@ impl<S: TableSchema> Vacuum<S> {
     /// leave, taking slots back meanwhile, until no page is left being emptied.
     fn settle_pages(&self) -> Result<WriterUsage, WorkTableError> {
         let deadline = Instant::now() + SETTLE_FOR;
+        let mut round = 0;
         loop {
-            let _ = push_epoch();
+            let _ = push_epoch(round);
+            round += 1;
             let usage = total(&self.ask_all(|reply| VacuumOp::Collect { reply })?);
             if usage.evacuating == 0 || Instant::now() >= deadline {
                 return Ok(usage);
@@ -349,13 +357,14 @@ fn directory_is_bloated<S: TableSchema>(store: &Store<S>, log: Option<&LogQueue>
 }
 
 /// Asks the epoch to move on (it does once no reader is pinned in the current one), and
-/// gives readers a moment to leave; whether it moved.
-fn push_epoch() -> bool {
+/// gives readers a moment to leave, longer from one `round` to the next (100 µs to
+/// 6.4 ms); whether it moved.
+fn push_epoch(round: u32) -> bool {
     let guard = Guard::new();
     let before = guard.epoch();
     guard.accelerate();
     drop(guard);
-    std::thread::sleep(Duration::from_micros(200));
+    std::thread::sleep(Duration::from_micros(100 << round.min(6)));
     Guard::new().epoch() != before
 }
 
