@@ -6,7 +6,9 @@
 //! Each round re-runs this test binary as a child process (the `crash_child` test, which
 //! does nothing unless `WORKTABLE_CRASH_CHILD` names a directory). The child opens the
 //! table and writes to it from 16 to 32 tokio tasks of a multi-thread runtime: inserts,
-//! updates, upserts, deletes, `insert_many` batches and `checkpoint()` calls. Every key
+//! updates, upserts, deletes, `insert_many` batches and `checkpoint()` calls, while one
+//! more task runs `vacuum()` passes back to back (moving rows out of sparse pages, and
+//! taking a checkpoint when the directory has grown past the rows). Every key
 //! is written by one task only, one operation at a time, and the child prints each
 //! operation on stdout before it starts (`@op <task> <n> …`) and again the moment its
 //! future resolved `Ok` (`@ack <task> <n>`). The parent kills the child with `SIGKILL` at
@@ -53,7 +55,8 @@ worktable!(
         payload: Vec<u8>,
     },
     indexes: { tag_idx: tag unique },
-    config: { shards: 4 },
+    // Small pages, so deletes leave sparse pages for the vacuum to empty.
+    config: { shards: 4, page_size: 4096 },
 );
 
 /// Names the child's directory; set only in the child.
@@ -304,6 +307,21 @@ async fn child(dir: &Path, seed: u64) {
             live.push((row.id, row.value));
         }
     }
+    // Vacuum passes run back to back beside the writers, each followed by a checkpoint
+    // when the directory has grown past the rows: a kill may land anywhere in them.
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let vacuum = {
+        let (table, writing) = (table.clone(), std::sync::Arc::clone(&writing));
+        tokio::spawn(async move {
+            while writing.load(std::sync::atomic::Ordering::Acquire) {
+                if let Err(error) = table.vacuum().await {
+                    say(&format!("@fail vacuum: {error}"));
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
     let workers: Vec<_> = owned
         .into_iter()
         .enumerate()
@@ -317,6 +335,10 @@ async fn child(dir: &Path, seed: u64) {
         if let Err(error) = worker.await {
             say(&format!("@fail task {task} ended abnormally: {error}"));
         }
+    }
+    writing.store(false, std::sync::atomic::Ordering::Release);
+    if let Err(error) = vacuum.await {
+        say(&format!("@fail the vacuum task ended abnormally: {error}"));
     }
     match table.shutdown().await {
         Ok(()) => say("@done"),
