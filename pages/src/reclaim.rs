@@ -74,7 +74,7 @@ struct Retired {
 #[derive(Default)]
 pub(crate) struct ShardQueue {
     /// Slots free now.
-    slots: Mutex<Vec<Link>>,
+    pub(crate) slots: Mutex<Vec<Link>>,
     /// Slots of retired versions, each with the clock's count when it was retired.
     retired: Mutex<Retired>,
     /// Set when `slots` or `retired` may be non-empty, so the writer can skip the locks
@@ -147,6 +147,14 @@ impl ReclaimQueues {
     pub(crate) fn retire(&self, owner: u16, link: Link, guard: &Guard) {
         if let Some(queue) = self.of(owner) {
             queue.retire(link, guard);
+        }
+    }
+
+    /// Gives back most of the room of `owner`'s queues when they use little of it.
+    pub(crate) fn shrink(&self, owner: u16) {
+        if let Some(queue) = self.of(owner) {
+            crate::writer::shrink(&mut queue.slots.lock());
+            crate::writer::shrink(&mut queue.retired.lock().slots);
         }
     }
 

@@ -83,6 +83,16 @@ pub struct WriterUsage {
     pub retired: usize,
 }
 
+/// Entries a list may keep room for without being shrunk.
+pub(crate) const SPARE_ROOM: usize = 64;
+
+/// Gives back most of `list`'s room when it uses a quarter of it or less.
+pub(crate) fn shrink<T>(list: &mut Vec<T>) {
+    if list.capacity() > SPARE_ROOM.max(4 * list.len()) {
+        list.shrink_to(2 * list.len());
+    }
+}
+
 /// The space a version of `length` bytes takes in a page.
 fn slot_size(length: u32) -> u32 {
     round_up(length).max(crate::ROW_ALIGN)
@@ -344,8 +354,20 @@ impl<R: RowFormat> PageWriter<R> {
     /// Takes back the slots that reclamation has returned, and gives back the memory of
     /// every evacuating page that is now empty. A writer does this before each
     /// allocation; a vacuum calls it to finish a pass when no write comes.
+    ///
+    /// Lists that grew while many versions came back (free slots of one size, reclaimed
+    /// and retired slots) give back most of their spare room here, so a table that
+    /// shrank holds no bookkeeping sized for its peak.
     pub fn collect(&mut self) {
         self.collect_reclaimed();
+        shrink(&mut self.scratch);
+        if self.retired.capacity() > SPARE_ROOM.max(4 * self.retired.len()) {
+            self.retired.shrink_to(2 * self.retired.len());
+        }
+        for slots in self.free.values_mut() {
+            shrink(slots);
+        }
+        self.pages.reclaim.shrink(self.shard);
     }
 
     /// What this writer's pages hold.
@@ -773,6 +795,37 @@ mod tests {
             "a rejected row allocates nothing"
         );
         assert_eq!(w.free_bytes(), 0);
+    }
+
+    /// Many versions given back at once grow the lists they pass through; once the
+    /// pages are emptied and collected, the lists give that room back.
+    #[test]
+    fn collect_gives_back_the_room_of_lists_that_emptied() {
+        let versions = if cfg!(miri) { 300 } else { 20_000 };
+        let mut w = writer(4096);
+        let held: Vec<_> = (0..versions)
+            .map(|i| w.write_row(&(i, "x".into())).expect("fits"))
+            .collect();
+        drop(held);
+        w.collect();
+        assert!(w.free_bytes() > 0, "the dropped versions' slots are free");
+        assert!(
+            w.evacuate_sparse(1.0) > 0,
+            "every page is empty, so every page goes"
+        );
+        w.collect();
+        assert_eq!((w.usage().pages, w.free_bytes()), (0, 0));
+        let queue = w.pages.reclaim.of(0).expect("shard 0");
+        let rooms = [
+            w.scratch.capacity(),
+            w.retired.capacity(),
+            queue.slots.lock().capacity(),
+            w.free.values().map(Vec::capacity).sum(),
+        ];
+        assert!(
+            rooms.iter().all(|room| *room <= SPARE_ROOM),
+            "lists kept room for {rooms:?} entries"
+        );
     }
 
     #[test]

@@ -251,6 +251,9 @@ impl<S: TableSchema> Vacuum<S> {
             checkpoint: false,
             elapsed: started.elapsed(),
         };
+        if report.pages_freed > 0 {
+            worktable_pages::release_free_memory();
+        }
         // An automatic pass that found nothing to do is no news.
         if duty.is_none() || report.pages_freed > 0 || report.rows_moved > 0 {
             tracing::info!(
