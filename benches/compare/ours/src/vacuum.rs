@@ -385,7 +385,7 @@ fn insert(rts: &Runtimes, names: &Arc<Vec<String>>, n: u64, m: u64) {
 }
 
 /// One variant of `insert`; returns its inserts per second, and for `vacuum` their rate
-/// while the pass ran, if it ended before the inserts.
+/// while the pass ran.
 fn insert_variant(
     rts: &Runtimes,
     names: &Arc<Vec<String>>,
@@ -465,12 +465,15 @@ fn insert_variant(
     if let Some(pass) = pass {
         let (r, took, during) = rt.block_on(pass).expect("the vacuum task");
         vacuum_report(&format!("insert[{variant}].vacuum"), &r);
-        // The inserts' rate while the pass ran (when it ended before the loop).
-        if during < m {
-            let rate = during as f64 / took.as_secs_f64();
-            stat(&format!("insert[{variant}].per_s_during"), rate);
-            rate_during = Some(rate);
-        }
+        // The inserts' rate while the pass ran: all of the loop's when the pass
+        // outlasted it.
+        let during_rate = if during < m {
+            during as f64 / took.as_secs_f64()
+        } else {
+            rate
+        };
+        stat(&format!("insert[{variant}].per_s_during"), during_rate);
+        rate_during = Some(during_rate);
         // How much of the insert loop the pass overlapped: 1 = all of it.
         fine(
             &format!("insert[{variant}].overlap"),

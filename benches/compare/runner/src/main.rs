@@ -1,6 +1,6 @@
 //! The one command of the comparison (see ../README.md):
 //!
-//! `cargo run --release --manifest-path benches/compare/Cargo.toml -p runner -- [--rows N | --large] [--rounds R] [--only system,…] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M] [--vacuum | --vacuum-only] [--vacuum-rows N] [--vacuum-inserts M] [--churn-updates U]`
+//! `cargo run --release --manifest-path benches/compare/Cargo.toml -p runner -- [--rows N | --large] [--rounds R] [--only system,…] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M] [--vacuum | --vacuum-only] [--vacuum-measures rss,churn,insert,dir] [--vacuum-rows N] [--vacuum-inserts M] [--churn-updates U]`
 //!
 //! Builds the four programs (`ours`, `peer`, `sqlite`, `btree`) with one `cargo build
 //! --release`, runs them in turn, A B C D A B C D …, for `--rounds` rounds (default and
@@ -67,12 +67,13 @@ struct Args {
     vacuum_rows: u64,
     vacuum_inserts: u64,
     churn_updates: u64,
+    vacuum_measures: Vec<&'static str>,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: runner [--rows N | --large] [--rounds R (>= 5)] [--only ours,peer,sqlite,btree] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M] [--vacuum | --vacuum-only] [--vacuum-rows N] [--vacuum-inserts M] [--churn-updates U]"
+        "usage: runner [--rows N | --large] [--rounds R (>= 5)] [--only ours,peer,sqlite,btree] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M] [--vacuum | --vacuum-only] [--vacuum-measures rss,churn,insert,dir] [--vacuum-rows N] [--vacuum-inserts M] [--churn-updates U]"
     );
     std::process::exit(2);
 }
@@ -90,6 +91,7 @@ fn args() -> Args {
         vacuum_rows: 1_000_000,
         vacuum_inserts: 500_000,
         churn_updates: 10_000_000,
+        vacuum_measures: vacuum::MEASURES.to_vec(),
     };
     let mut durable_only = false;
     let mut it = std::env::args().skip(1);
@@ -137,6 +139,20 @@ fn args() -> Args {
                 args.vacuum_inserts = value()
                     .parse()
                     .unwrap_or_else(|_| usage("--vacuum-inserts takes a number"))
+            }
+            "--vacuum-measures" => {
+                args.vacuum_measures = value()
+                    .split(',')
+                    .map(|s| {
+                        *vacuum::MEASURES
+                            .iter()
+                            .find(|&&k| k == s.trim())
+                            .unwrap_or_else(|| usage(&format!("unknown vacuum measure {s}")))
+                    })
+                    .collect();
+                args.vacuum_measures
+                    .sort_by_key(|s| vacuum::MEASURES.iter().position(|k| k == s));
+                args.vacuum_measures.dedup();
             }
             "--churn-updates" => {
                 args.churn_updates = value()

@@ -1,15 +1,17 @@
 //! The vacuum section (`--vacuum`, `--vacuum-only`; see ../README.md, "The vacuum
 //! measures"): runs `ours --vacuum <measure>` for each of its four measures, each in a
 //! fresh process, round by round, and prints the medians over the rounds with their
-//! min..max. Only ours: the peer's vacuum is not measured (see the README).
+//! min..max. The peer runs the insert measure too (its own vacuum, started the same way),
+//! right after ours in each round, unless `--only` leaves it out.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Args, Results, fmt_num, median, run_once};
 
-/// The measures, each one process of `ours --vacuum <measure>` per round.
-const MEASURES: [&str; 4] = ["rss", "churn", "insert", "dir"];
+/// The measures, each one process of `ours --vacuum <measure>` per round
+/// (`--vacuum-measures` picks some).
+pub const MEASURES: [&str; 4] = ["rss", "churn", "insert", "dir"];
 
 /// How a value is printed.
 #[derive(Clone, Copy, PartialEq)]
@@ -182,7 +184,7 @@ const SECTIONS: [(&str, &[Line]); 4] = [
             (
                 "insert[vacuum].per_s_during",
                 Rate,
-                "(b) the inserts made while that pass ran / its time",
+                "(b) the inserts made while that pass ran / its time (the whole loop's rate if the pass outlasted it)",
             ),
             (
                 "insert[auto].per_s",
@@ -289,14 +291,18 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
     let mut results = Results::new();
     let mut notes = Vec::new();
     let run_start = Instant::now();
-    let bin = target.join("release").join("ours");
+    let with_peer = args.only.contains(&"peer");
     for round in 1..=args.rounds {
         let mut line = format!("runner: vacuum round {round}/{}:", args.rounds);
-        for measure in MEASURES {
+        // The peer's insert measure right after ours.
+        let runs = args.vacuum_measures.iter().flat_map(|&m| {
+            std::iter::once(("ours", m)).chain((with_peer && m == "insert").then_some(("peer", m)))
+        });
+        for (system, measure) in runs {
             let t = Instant::now();
             run_once(
-                &bin,
-                "ours",
+                &target.join("release").join(system),
+                system,
                 &[
                     "--vacuum".into(),
                     measure.into(),
@@ -312,13 +318,13 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
                 &mut results,
                 &mut notes,
             );
-            line += &format!(" {measure} {:.1}s", t.elapsed().as_secs_f64());
+            line += &format!(" {system}:{measure} {:.1}s", t.elapsed().as_secs_f64());
         }
         eprintln!("{line}");
     }
     let ran = run_start.elapsed();
 
-    println!("# Vacuum measures (ours)");
+    println!("# Vacuum measures (ours; the peer in measure 3)");
     println!(
         "rows N: {}   inserts M: {}   churn updates U: {}   rounds: {}   (one process per measure and round)",
         args.vacuum_rows, args.vacuum_inserts, args.churn_updates, args.rounds
@@ -330,19 +336,42 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
         ran.as_secs_f64()
     );
     println!(
-        "peer: not measured (the crates.io worktable 1.13.0 has a vacuum, but no comparable run here)"
+        "peer = the crates.io worktable 1.13.0: measure 3 only, its sweep table.vacuum().vacuum().await (default pacing) in place of vacuum(); it has no automatic passes unless a VacuumManager is started, so it has no [auto] row"
     );
-    let ours = results.get("ours");
     for (title, lines) in SECTIONS {
+        let present = |system: &str, name: &str| {
+            results
+                .get(system)
+                .and_then(|m| m.get(name))
+                .is_some_and(|v| !v.is_empty())
+        };
+        if !lines
+            .iter()
+            .any(|(name, ..)| present("ours", name) || present("peer", name))
+        {
+            continue;
+        }
         println!();
         println!("## {title}");
         println!(
             "{:<38} {:>14} {:>28}   what",
             "measure", "median", "min..max"
         );
-        for &(name, kind, what) in lines {
-            let Some(v) = ours.and_then(|m| m.get(name)).filter(|v| !v.is_empty()) else {
+        for (system, &(name, kind, what)) in ["ours", "peer"]
+            .iter()
+            .flat_map(|s| lines.iter().map(move |line| (*s, line)))
+        {
+            let Some(v) = results
+                .get(system)
+                .and_then(|m| m.get(name))
+                .filter(|v| !v.is_empty())
+            else {
                 continue;
+            };
+            let name = if system == "ours" {
+                name.to_string()
+            } else {
+                format!("{system} {name}")
             };
             let (lo, hi) = v
                 .iter()
