@@ -85,6 +85,21 @@ const SECTIONS: [(&str, &[Line]); 4] = [
                 "the pass: pages still being emptied",
             ),
             ("rss.vacuum.elapsed", Seconds, "the pass: how long"),
+            (
+                "rss.second_vacuum.pages_freed",
+                Count,
+                "diagnostic: a second pass, pages it gave back",
+            ),
+            (
+                "rss.second_trimmed",
+                Bytes,
+                "diagnostic: after the second pass and a trim",
+            ),
+            (
+                "rss.dropped_trimmed",
+                Bytes,
+                "diagnostic: the table shut down and dropped, then a trim",
+            ),
         ],
     ),
     (
