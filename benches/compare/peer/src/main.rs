@@ -12,7 +12,8 @@
 //! `Clone`) and `insert_many` (batches of 1,000, in a task spawned on it). Sync reads run on
 //! plain threads. Every result is checked (rows found, counts and checksums
 //! match) so a broken run panics instead of looking fast. Prints `op=<name> ns=<ns per op>`
-//! and `rss_per_row=<bytes>`. With `--durable`, the durable measures instead (`durable.rs`).
+//! and `rss_per_row=<bytes>`. With `--durable`, the durable measures instead (`durable.rs`);
+//! with `--vacuum insert`, the vacuum measure it can run like ours (`vacuum.rs`).
 
 use std::sync::Arc;
 use worktable::prelude::*;
@@ -35,6 +36,7 @@ worktable!(
 use workload::*;
 
 mod durable;
+mod vacuum;
 
 fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
     BenchRow {
@@ -48,6 +50,9 @@ fn row(table: &BenchWorkTable, names: &[String], i: u64) -> BenchRow {
 fn main() {
     if durable_arg() {
         return durable::run();
+    }
+    if std::env::args().any(|a| a == "--vacuum") {
+        return vacuum::run(&Arc::new(names()));
     }
     let n = rows_arg();
     let rts = Runtimes::default();

@@ -1,6 +1,6 @@
 //! The one command of the comparison (see ../README.md):
 //!
-//! `cargo run --release --manifest-path benches/compare/Cargo.toml -p runner -- [--rows N | --large] [--rounds R] [--only system,…] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M]`
+//! `cargo run --release --manifest-path benches/compare/Cargo.toml -p runner -- [--rows N | --large] [--rounds R] [--only system,…] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M] [--vacuum | --vacuum-only] [--vacuum-measures rss,churn,insert,dir] [--vacuum-rows N] [--vacuum-inserts M] [--churn-updates U]`
 //!
 //! Builds the four programs (`ours`, `peer`, `sqlite`, `btree`) with one `cargo build
 //! --release`, runs them in turn, A B C D A B C D …, for `--rounds` rounds (default and
@@ -14,6 +14,11 @@
 //! the durable programs (`ours`, `peer`, `sqlite` with `--durable`: files in a temp
 //! directory, writes acknowledged after fsync), again alternated round by round, and
 //! prints their medians the same way (see the README's "The durable comparison").
+//!
+//! With `--vacuum` (or `--vacuum-only`, which skips the in-memory section; with
+//! `--durable`, both run), it then runs ours' vacuum measures (`ours --vacuum <measure>`,
+//! one process per measure and round) and prints their medians and min..max (see the
+//! README's "The vacuum measures").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 mod durable;
+mod vacuum;
 
 const SYSTEMS: [&str; 4] = ["ours", "peer", "sqlite", "btree"];
 /// In the order the runner prints them; every program reports every one. The writes are
@@ -57,12 +63,17 @@ struct Args {
     durable: bool,
     durable_rows: u64,
     reopen_rows: u64,
+    vacuum: bool,
+    vacuum_rows: u64,
+    vacuum_inserts: u64,
+    churn_updates: u64,
+    vacuum_measures: Vec<&'static str>,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
-        "usage: runner [--rows N | --large] [--rounds R (>= 5)] [--only ours,peer,sqlite,btree] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M]"
+        "usage: runner [--rows N | --large] [--rounds R (>= 5)] [--only ours,peer,sqlite,btree] [--durable | --durable-only] [--durable-rows N] [--reopen-rows M] [--vacuum | --vacuum-only] [--vacuum-measures rss,churn,insert,dir] [--vacuum-rows N] [--vacuum-inserts M] [--churn-updates U]"
     );
     std::process::exit(2);
 }
@@ -76,7 +87,13 @@ fn args() -> Args {
         durable: false,
         durable_rows: 20_000,
         reopen_rows: 1_000_000,
+        vacuum: false,
+        vacuum_rows: 1_000_000,
+        vacuum_inserts: 500_000,
+        churn_updates: 10_000_000,
+        vacuum_measures: vacuum::MEASURES.to_vec(),
     };
+    let mut durable_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -110,7 +127,38 @@ fn args() -> Args {
                 args.only.dedup();
             }
             "--durable" => args.durable = true,
-            "--durable-only" => (args.durable, args.memory) = (true, false),
+            "--durable-only" => (args.durable, durable_only) = (true, true),
+            "--vacuum" => args.vacuum = true,
+            "--vacuum-only" => (args.vacuum, args.memory) = (true, false),
+            "--vacuum-rows" => {
+                args.vacuum_rows = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--vacuum-rows takes a number"))
+            }
+            "--vacuum-inserts" => {
+                args.vacuum_inserts = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--vacuum-inserts takes a number"))
+            }
+            "--vacuum-measures" => {
+                args.vacuum_measures = value()
+                    .split(',')
+                    .map(|s| {
+                        *vacuum::MEASURES
+                            .iter()
+                            .find(|&&k| k == s.trim())
+                            .unwrap_or_else(|| usage(&format!("unknown vacuum measure {s}")))
+                    })
+                    .collect();
+                args.vacuum_measures
+                    .sort_by_key(|s| vacuum::MEASURES.iter().position(|k| k == s));
+                args.vacuum_measures.dedup();
+            }
+            "--churn-updates" => {
+                args.churn_updates = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--churn-updates takes a number"))
+            }
             "--durable-rows" => {
                 args.durable_rows = value()
                     .parse()
@@ -125,6 +173,9 @@ fn args() -> Args {
             other => usage(&format!("unknown argument {other}")),
         }
     }
+    if durable_only {
+        args.memory = false;
+    }
     if args.rounds < 5 {
         usage("--rounds must be at least 5: medians of fewer runs are not worth quoting");
     }
@@ -133,6 +184,9 @@ fn args() -> Args {
     }
     if args.durable_rows < 1_000 || args.reopen_rows < 1_000 {
         usage("--durable-rows and --reopen-rows must be at least 1000");
+    }
+    if args.vacuum_rows < 1_000 || args.vacuum_inserts < 1_000 || args.churn_updates < 1_000 {
+        usage("--vacuum-rows, --vacuum-inserts and --churn-updates must be at least 1000");
     }
     args
 }
@@ -285,6 +339,14 @@ fn main() {
             print_header(&date, &rustc);
         }
         durable::run(&args, &target, built);
+    }
+    if args.vacuum {
+        if args.memory || args.durable {
+            println!();
+        } else {
+            print_header(&date, &rustc);
+        }
+        vacuum::run(&args, &target, built);
     }
 }
 
