@@ -38,7 +38,7 @@ impl Default for TableConfig {
 /// page left empty. [`Table::vacuum`](crate::Table::vacuum) runs a pass now; automatic
 /// passes run on the table's vacuum thread when, at a check every `check_every`, the
 /// pages hold at least `min_page_bytes` and their live share is below
-/// `trigger_percent`. An automatic pass works at most `duty_percent` of the time, sleeping
+/// `trigger_percent`. Every pass works at most `duty_percent` of the time, sleeping
 /// between batches of moves, so writers keep most of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VacuumConfig {
@@ -61,7 +61,8 @@ pub struct VacuumConfig {
     pub min_page_bytes: usize,
     /// How often the vacuum thread looks at the pages; one second by default.
     pub check_every: std::time::Duration,
-    /// The share of time (in percent) an automatic pass works; 25 by default.
+    /// The share of time (in percent) a pass works, sleeping between batches of moves
+    /// otherwise; 25 by default. 100 (or 0) runs passes flat out.
     pub duty_percent: u8,
 }
 

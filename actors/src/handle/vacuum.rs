@@ -44,9 +44,8 @@ const GENERATION: u32 = 4;
 /// Log bytes below which a vacuum never takes a checkpoint for the log's sake alone.
 const MIN_LOG_BYTES: u64 = 1 << 20;
 
-/// Rows a shard moves in one message: small enough that writes queued behind it wait
-/// little.
-const MOVE_BATCH: usize = 256;
+/// Rows a shard moves in one message: few, so that writes queued behind it wait little.
+const MOVE_BATCH: usize = 64;
 
 /// How long a pass waits for readers to leave retired versions, before it marks pages
 /// and again before it reports pages still pending.
@@ -106,8 +105,8 @@ impl<S: TableSchema> Table<S> {
     /// [`VacuumConfig`](crate::config::VacuumConfig)). Readers and writers go on
     /// meanwhile; a moved row is the same row, so nobody sees a change, the change feed
     /// gets nothing and a durable table logs nothing. The pass runs on the table's
-    /// vacuum thread; dropping this future does not stop it. Fails with `ShutDown` once
-    /// the table is shut down.
+    /// vacuum thread, working at most `duty_percent` of the time; dropping this future
+    /// does not stop it. Fails with `ShutDown` once the table is shut down.
     ///
     /// A durable table then takes a checkpoint if its directory has grown well past its
     /// rows: when the log since the newest checkpoint holds more than half the bytes of
@@ -149,7 +148,7 @@ impl<S: TableSchema> Vacuum<S> {
                 continue;
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| match &request {
-                Some(_) => self.pass(None).map(Some),
+                Some(_) => self.pass().map(Some),
                 None => self.auto_pass(),
             }));
             let outcome = outcome.unwrap_or_else(|panic| {
@@ -209,12 +208,13 @@ impl<S: TableSchema> Vacuum<S> {
         if page_bytes < vacuum.min_page_bytes as u64 || !sparse {
             return Ok(None);
         }
-        self.pass(Some(vacuum.duty_percent)).map(Some)
+        self.pass().map(Some)
     }
 
-    /// One pass; with `duty`, it sleeps between batches of moves so that it works at most
-    /// that share of the time (in percent).
-    fn pass(&self, duty: Option<u8>) -> Result<VacuumReport, WorkTableError> {
+    /// One pass. It sleeps between batches of moves so that it works at most
+    /// `duty_percent` of the time.
+    fn pass(&self) -> Result<VacuumReport, WorkTableError> {
+        let duty = self.config.vacuum.duty_percent;
         let started = Instant::now();
         let span = tracing::debug_span!("vacuum", table = S::NAME);
         let _entered = span.enter();
@@ -254,8 +254,8 @@ impl<S: TableSchema> Vacuum<S> {
         if report.pages_freed > 0 {
             worktable_pages::release_free_memory();
         }
-        // An automatic pass that found nothing to do is no news.
-        if duty.is_none() || report.pages_freed > 0 || report.rows_moved > 0 {
+        // A pass that found nothing to do is no news.
+        if report.pages_freed > 0 || report.rows_moved > 0 {
             tracing::info!(
                 table = S::NAME,
                 pages_freed = report.pages_freed,
@@ -384,10 +384,10 @@ fn total(usages: &[WriterUsage]) -> WriterUsage {
         })
 }
 
-/// Sleeps so that work taking `worked` is `duty` percent of the time; not at all
-/// without a duty.
-fn throttle(worked: Duration, duty: Option<u8>) {
-    if let Some(duty) = duty.filter(|duty| (1..100).contains(duty)) {
+/// Sleeps so that work taking `worked` is `duty` percent of the time; not at all for
+/// 100 (or 0, which is taken as 100).
+fn throttle(worked: Duration, duty: u8) {
+    if (1..100).contains(&duty) {
         let idle = worked.mul_f64(f64::from(100 - duty) / f64::from(duty));
         std::thread::sleep(idle);
     }
