@@ -70,7 +70,7 @@ pub use committer::{CommitError, Committer, Leaving};
 pub use data_pages::{DataPages, StorageStats};
 pub use error::PageError;
 pub use link::Link;
-pub use reclaim::Unpublished;
+pub use reclaim::{RECLAIM_EPOCHS, Unpublished};
 pub use row::{CheckedRowFormat, RowFormat};
 pub use row_store::{Relocation, RowChange, RowStore};
 pub use scc::Guard;

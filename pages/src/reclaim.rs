@@ -3,7 +3,7 @@
 //! A version that readers may still hold is *retired*: it goes to its writer's queue
 //! stamped with the time of its retirement on the queue's [`EpochClock`], which counts
 //! advances of the global epoch of the epoch-based reclamation every reader's [`Guard`]
-//! takes part in. The writer reuses the slot once the clock has counted [`GENERATION`]
+//! takes part in. The writer reuses the slot once the clock has counted [`RECLAIM_EPOCHS`]
 //! advances since: a guard pinned while the version could still be found keeps the
 //! global epoch from moving more than three epochs past the one seen at the retirement
 //! (sdd's `Epoch::next_generation`), so by then every such guard has been dropped. A
@@ -26,7 +26,7 @@ use crate::Link;
 
 /// Epoch advances after which a retired slot can be reused: sdd's generation is three
 /// advances, and the epoch a thread reads may lag the global one by one.
-pub(crate) const GENERATION: u64 = 4;
+pub const RECLAIM_EPOCHS: u64 = 4;
 
 /// Counts advances of the global epoch, which cycles through 64 values, as a number that
 /// only grows: each reading of the epoch adds how far it moved since the last one. It
@@ -94,7 +94,7 @@ impl ShardQueue {
         self.pending.store(true, Ordering::Release);
     }
 
-    /// Gives `link` back to this queue's writer [`GENERATION`] epoch advances after now
+    /// Gives `link` back to this queue's writer [`RECLAIM_EPOCHS`] epoch advances after now
     /// (the version has left every index); `guard` is pinned.
     fn retire(&self, link: Link, guard: &Guard) {
         let mut retired = self.retired.lock();

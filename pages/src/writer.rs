@@ -8,7 +8,7 @@ use rkyv::util::AlignedVec;
 use scc::Guard;
 
 use crate::link::round_up;
-use crate::reclaim::{GENERATION, ShardQueue, Unpublished};
+use crate::reclaim::{RECLAIM_EPOCHS, ShardQueue, Unpublished};
 use crate::{CheckedRowFormat, DataPages, Link, PageError, RowFormat};
 
 /// Writes row versions into the pages of one shard: the only writer of those pages (a
@@ -261,7 +261,7 @@ impl<R: RowFormat> PageWriter<R> {
         self.scratch = reclaimed;
         // Stamps are counts of one clock, taken in order, so the oldest come first.
         while let Some(&(link, retired)) = self.retired.front() {
-            if now < retired + GENERATION {
+            if now < retired + RECLAIM_EPOCHS {
                 break;
             }
             self.retired.pop_front();

@@ -16,18 +16,18 @@
 //!
 //! The thread runs the passes that [`Table::vacuum`] asks for and, every
 //! `check_every`, looks whether the pages are sparse enough for an automatic one
-//! ([`VacuumConfig`](crate::config::VacuumConfig)). It holds the table weakly: it ends
-//! when the last handle is dropped. A panic in a pass is logged and the thread goes on
-//! with the next request (the pass's unfinished moves are freed when its state unwinds);
-//! a panic inside a shard or the commit point fails the table, as it does for writes.
+//! ([`VacuumConfig`](crate::config::VacuumConfig)). It holds the table's parts, not its
+//! handle, and ends when the last handle is dropped. A panic in a pass is logged and the
+//! thread goes on with the next request (the copies of moves not yet committed are
+//! freed as the pass unwinds); a panic inside a shard or the commit point fails the
+//! table, as it does for writes.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use worktable_pages::{Guard, WriterUsage};
-
-use std::sync::atomic::{AtomicBool, Ordering};
+use worktable_pages::{Guard, RECLAIM_EPOCHS, WriterUsage};
 
 use super::{Table, shard_of};
 use crate::combine::{Combiner, Health, panic_message};
@@ -37,9 +37,6 @@ use crate::shard::Shard;
 use crate::store::Store;
 use crate::vacuum::VacuumReport;
 use crate::{TableConfig, TableSchema, WorkTableError};
-
-/// Epoch moves after which a retired slot is free (`worktable_pages`' generation).
-const GENERATION: u32 = 4;
 
 /// Log bytes below which a vacuum never takes a checkpoint for the log's sake alone.
 const MIN_LOG_BYTES: u64 = 1 << 20;
@@ -282,7 +279,7 @@ impl<S: TableSchema> Vacuum<S> {
         // Epoch moves after which every slot retired before the first one is free (one
         // more than a generation: the first reading may lag).
         let mut round = 0;
-        while usage.retired > 0 && moves <= GENERATION && Instant::now() < deadline {
+        while usage.retired > 0 && moves <= RECLAIM_EPOCHS && Instant::now() < deadline {
             if push_epoch(round) {
                 moves += 1;
             }
