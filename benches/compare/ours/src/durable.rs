@@ -83,6 +83,17 @@ async fn open(dir: &Path, durability: Durability, auto_checkpoints: bool) -> Dur
         .expect("open")
 }
 
+/// The rows' rkyv encodings, summed: what a checkpoint must store at least.
+pub fn encoded_bytes(rows: &[DurableRow]) -> u64 {
+    rows.iter()
+        .map(|r| {
+            worktable::rkyv::to_bytes::<worktable::rkyv::rancor::Error>(r)
+                .expect("encode")
+                .len() as u64
+        })
+        .sum()
+}
+
 fn check(table: &DurableWorkTable, op: &str, n: u64) {
     check_loaded(op, n, table.count() as u64, |val| {
         table.select_by_val(val).map(|r| r.amount)
@@ -336,14 +347,7 @@ fn reopen_and_checkpoint(rts: &Runtimes, names: &Arc<Vec<String>>, m: u64) {
     let live = rows.len() as u64;
     assert_eq!(live, table.count() as u64);
     assert_eq!(live, m + idle.len() as u64 + during.len() as u64);
-    let encoded: u64 = rows
-        .iter()
-        .map(|r| {
-            worktable::rkyv::to_bytes::<worktable::rkyv::rancor::Error>(r)
-                .expect("encode")
-                .len() as u64
-        })
-        .sum();
+    let encoded = encoded_bytes(&rows);
     stat("dir_bytes_per_row", dir_bytes(&path) as f64 / live as f64);
     stat("encoded_bytes_per_row", encoded as f64 / live as f64);
     stat(

@@ -557,14 +557,7 @@ fn dir(rts: &Runtimes, names: &Arc<Vec<String>>, n: u64) {
     let rows = table.select_all().execute().expect("select_all");
     assert_eq!(rows.len() as u64, n - deleted);
     assert_eq!(table.count() as u64, n - deleted);
-    let encoded: u64 = rows
-        .iter()
-        .map(|r| {
-            worktable::rkyv::to_bytes::<worktable::rkyv::rancor::Error>(r)
-                .expect("encode")
-                .len() as u64
-        })
-        .sum();
+    let encoded = crate::durable::encoded_bytes(&rows);
     stat("dir.bytes_after", after as f64);
     stat("dir.encoded_bytes", encoded as f64);
     fine("dir.ratio", after as f64 / encoded as f64);
