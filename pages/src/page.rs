@@ -1,9 +1,12 @@
 //! One fixed-size, 16-byte aligned block of memory, which its writer can give back to
 //! the allocator when nothing in it is reachable and take again later.
 
-use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+mod memory;
+
 use std::ptr::{NonNull, null_mut};
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+use memory::Block;
 
 /// A fixed-size buffer of row bytes, written by one shard and read by anyone.
 ///
@@ -17,6 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 pub(crate) struct Page {
     /// The allocation, or null while the page is released.
     bytes: AtomicPtr<u8>,
+    /// Whether the allocation is a mapping of its own (see `memory`). Written and read
+    /// by the page's writer only, with the allocation.
+    mapped: AtomicBool,
     size: u32,
     /// The shard whose writer owns this page.
     owner: u16,
@@ -35,22 +41,12 @@ unsafe impl Send for Page {}
 unsafe impl Sync for Page {}
 
 impl Page {
-    fn layout(size: u32) -> Layout {
-        Layout::from_size_align(size as usize, crate::ROW_ALIGN as usize)
-            .expect("page sizes are validated to fit a Layout by DataPages::new")
-    }
-
-    fn allocate(size: u32) -> NonNull<u8> {
-        let layout = Self::layout(size);
-        // SAFETY: the layout has a non-zero size (page sizes are at least MIN_PAGE_SIZE).
-        let raw = unsafe { alloc_zeroed(layout) };
-        NonNull::new(raw).unwrap_or_else(|| handle_alloc_error(layout))
-    }
-
     /// Allocates a zeroed page of `size` bytes owned by shard `owner`.
     pub(crate) fn new(size: u32, owner: u16) -> Self {
+        let block = memory::allocate(size as usize);
         Page {
-            bytes: AtomicPtr::new(Self::allocate(size).as_ptr()),
+            bytes: AtomicPtr::new(block.bytes.as_ptr()),
+            mapped: AtomicBool::new(block.mapped),
             size,
             owner,
             evacuating: AtomicBool::new(false),
@@ -126,35 +122,44 @@ impl Page {
     ///
     /// # Safety
     ///
-    /// No slice of the page is borrowed now, and none will be read or written until a
-    /// [`Page::revive`] happens-before it: no version in the page can be reached by any
+    /// The caller is the page's writer. No slice of the page is borrowed now, and none
+    /// will be read or written until a [`Page::revive`] happens-before it: no version in the page can be reached by any
     /// reader (every one was retired and reclaimed, or never published and given back).
     pub(crate) unsafe fn release(&self) {
         let old = self.bytes.swap(null_mut(), Ordering::AcqRel);
-        if !old.is_null() {
-            // SAFETY: `old` was allocated by `allocate` with this page's layout, and the
-            // swap took it out of the page, so it is freed once; by the caller's contract
-            // nothing borrows it.
-            unsafe { dealloc(old, Self::layout(self.size)) }
+        if let Some(bytes) = NonNull::new(old) {
+            let block = Block {
+                bytes,
+                mapped: self.mapped.load(Ordering::Relaxed),
+            };
+            // SAFETY: `old` came from `memory::allocate` with this page's size, as
+            // `mapped` records (both are set together by the writer, the only caller),
+            // and the swap took it out of the page, so it is freed once; by the caller's
+            // contract nothing borrows it.
+            unsafe { memory::free(block, self.size as usize) }
         }
     }
 
-    /// Allocates memory (zeroed) for a released page; nothing when it holds some.
+    /// Allocates memory (zeroed) for a released page; nothing when it holds some. Called
+    /// by the page's writer only, like [`Page::release`], so `mapped` changes with the
+    /// allocation it describes.
     pub(crate) fn revive(&self) {
         if self.is_live() {
             return;
         }
-        let fresh = Self::allocate(self.size);
+        let fresh = memory::allocate(self.size as usize);
+        let mapped = fresh.mapped;
         // Release: whoever sees the pointer sees the zeroed allocation.
         let installed = self.bytes.compare_exchange(
             null_mut(),
-            fresh.as_ptr(),
+            fresh.bytes.as_ptr(),
             Ordering::AcqRel,
             Ordering::Acquire,
         );
-        if installed.is_err() {
-            // SAFETY: `fresh` was just allocated with this layout and was never shared.
-            unsafe { dealloc(fresh.as_ptr(), Self::layout(self.size)) }
+        match installed {
+            Ok(_) => self.mapped.store(mapped, Ordering::Relaxed),
+            // SAFETY: `fresh` was just allocated with this size and was never shared.
+            Err(_) => unsafe { memory::free(fresh, self.size as usize) },
         }
     }
 }
@@ -186,10 +191,26 @@ mod tests {
 
     #[test]
     fn a_released_page_refuses_access_until_revived_zeroed() {
-        let page = Page::new(256, 0);
+        // 256 bytes come from the allocator; the default size gets a mapping of its own
+        // on Linux (not under Miri); both go back and come again the same way.
+        for size in [256, crate::DEFAULT_PAGE_SIZE] {
+            released_page_refuses_access_until_revived_zeroed(size);
+        }
+    }
+
+    fn released_page_refuses_access_until_revived_zeroed(size: u32) {
+        let page = Page::new(size, 0);
+        let last = size - 3;
+        let mapped = cfg!(all(unix, not(miri))) && size >= crate::DEFAULT_PAGE_SIZE;
+        assert_eq!(
+            page.mapped.load(Ordering::Relaxed),
+            mapped,
+            "{size}-byte page"
+        );
         // SAFETY: single-threaded test; no slice of the page is alive across a release.
         unsafe {
             assert!(page.write(0, b"old bytes"));
+            assert!(page.write(last, b"end"));
             page.release();
             assert!(!page.is_live());
             assert_eq!(page.read(0, 4), None, "a released page has nothing to read");
@@ -197,11 +218,13 @@ mod tests {
             page.release();
             page.revive();
             assert!(page.is_live());
+            assert_eq!(page.mapped.load(Ordering::Relaxed), mapped);
             assert_eq!(
                 page.read(0, 9),
                 Some(&[0u8; 9][..]),
                 "revived pages are zeroed"
             );
+            assert_eq!(page.read(last, 3), Some(&[0u8; 3][..]), "to their end");
             assert!(page.write(0, b"new"));
             page.revive();
             assert_eq!(
