@@ -62,6 +62,7 @@ pub mod index;
 mod link;
 mod page;
 mod reclaim;
+mod release;
 mod row;
 mod row_store;
 mod writer;
@@ -71,6 +72,7 @@ pub use data_pages::{DataPages, StorageStats};
 pub use error::PageError;
 pub use link::Link;
 pub use reclaim::{RECLAIM_EPOCHS, Unpublished};
+pub use release::{release_free_memory, release_thread_garbage};
 pub use row::{CheckedRowFormat, RowFormat};
 pub use row_store::{Relocation, RowChange, RowStore};
 pub use scc::Guard;
@@ -85,23 +87,6 @@ pub const MIN_PAGE_SIZE: u32 = 256;
 
 /// The largest page size a table may declare (1 GiB).
 pub const MAX_PAGE_SIZE: u32 = 1 << 30;
-
-/// Asks the C allocator to hand memory it holds freed back to the operating system.
-///
-/// Freeing memory (a page given back, an index that shrank) returns it to the allocator,
-/// and glibc's `malloc` keeps what it gets back mapped for later: resident memory does
-/// not fall. Measured on 1,000,000 rows inserted and all deleted with their indexes
-/// freed: 177 MiB resident before this call, 90 MiB after. A vacuum pass calls it when it
-/// freed pages. Elsewhere (another C library, Miri) it does nothing; with another global
-/// allocator in Rust it only trims what C code allocated.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
-    // SAFETY: `malloc_trim` has no preconditions: it walks glibc's own heaps under their
-    // own locks and returns unused pages to the system; it never touches live blocks.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
 
 /// The page size used when a table does not set one: 64 KiB.
 ///

@@ -111,6 +111,11 @@ impl<S: TableSchema> Table<S> {
     /// one and a half times the rows the table holds now. The checkpoint replaces the
     /// older one and the log before it, so the directory comes back to about the live
     /// rows' encoded size; it is crash-safe like every checkpoint.
+    ///
+    /// Index nodes that a thread removed are freed by that thread when it next uses an
+    /// index. So that a thread that deleted rows and then awaits this gets its memory
+    /// back too, this frees what the awaiting thread retired, and hands the allocator's
+    /// free memory to the system again, after the pass.
     pub async fn vacuum(&self) -> Result<VacuumReport, WorkTableError> {
         self.check_open()?;
         let stopped = || WorkTableError::ActorFailed {
@@ -121,6 +126,10 @@ impl<S: TableSchema> Table<S> {
         let (reply, report) = flume::bounded(1);
         thread.requests.send(reply).map_err(|_| stopped())?;
         let mut report = report.recv_async().await.map_err(|_| stopped())??;
+        if report.pages_freed > 0 {
+            worktable_pages::release_thread_garbage();
+            worktable_pages::release_free_memory();
+        }
         let log = self.inner.durable.as_ref().map(|durable| &*durable.queue);
         if directory_is_bloated(&self.inner.store, log) {
             self.checkpoint().await?;
@@ -249,6 +258,7 @@ impl<S: TableSchema> Vacuum<S> {
             elapsed: started.elapsed(),
         };
         if report.pages_freed > 0 {
+            worktable_pages::release_thread_garbage();
             worktable_pages::release_free_memory();
         }
         // A pass that found nothing to do is no news.
