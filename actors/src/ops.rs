@@ -104,6 +104,8 @@ pub(crate) enum VacuumOp<S: TableSchema> {
     /// Take back reclaimed slots, giving back empty pages. Answers the pages' usage after
     /// every batch this shard sent has been applied.
     Collect { reply: flume::Sender<WriterUsage> },
+    /// Answer the pages' usage as it is, taking nothing back: where a pass starts from.
+    Usage { reply: flume::Sender<WriterUsage> },
 }
 
 /// A shard's rows of an insert batch: `(position in the batch, key, row)`.

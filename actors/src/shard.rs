@@ -219,6 +219,9 @@ impl<S: TableSchema> Shard<S> {
                 self.writer.collect();
                 let _ = reply.send(self.writer.usage());
             }
+            VacuumOp::Usage { reply } => {
+                let _ = reply.send(self.writer.usage());
+            }
         }
     }
 

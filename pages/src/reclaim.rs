@@ -15,6 +15,7 @@
 //! thread that committed deletes and then went idle would hold their space back for good.
 //! Writers read the epoch themselves whenever they look for space.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -63,14 +64,15 @@ impl EpochClock {
 /// How many values the global epoch cycles through.
 const EPOCHS: u8 = 64;
 
-/// Slots waiting to be reused by one shard's writer.
 /// Retired slots and the clock that dates them.
 #[derive(Default)]
 struct Retired {
     clock: EpochClock,
-    slots: Vec<(Link, u64)>,
+    /// Oldest first.
+    slots: VecDeque<(Link, u64)>,
 }
 
+/// Slots waiting to be reused by one shard's writer.
 #[derive(Default)]
 pub(crate) struct ShardQueue {
     /// Slots free now.
@@ -78,7 +80,7 @@ pub(crate) struct ShardQueue {
     /// Slots of retired versions, each with the clock's count when it was retired.
     retired: Mutex<Retired>,
     /// Set when `slots` or `retired` may be non-empty, so the writer can skip the locks
-    /// otherwise.
+    /// otherwise; set again by `drain` while retired slots wait.
     pending: AtomicBool,
     /// Set while a [`PageWriter`](crate::PageWriter) for this shard exists: a shard has
     /// one writer at a time.
@@ -101,7 +103,7 @@ impl ShardQueue {
         // Read under the lock, so that the clock takes readings in the order they were
         // made (see `EpochClock`).
         let now = retired.clock.observe(guard.epoch());
-        retired.slots.push((link, now));
+        retired.slots.push_back((link, now));
         drop(retired);
         self.pending.store(true, Ordering::Release);
     }
@@ -154,7 +156,7 @@ impl ReclaimQueues {
     pub(crate) fn shrink(&self, owner: u16) {
         if let Some(queue) = self.of(owner) {
             crate::writer::shrink(&mut queue.slots.lock());
-            crate::writer::shrink(&mut queue.retired.lock().slots);
+            crate::writer::shrink_deque(&mut queue.retired.lock().slots);
         }
     }
 
@@ -174,28 +176,48 @@ impl ReclaimQueues {
         usize::try_from(total).unwrap_or(usize::MAX)
     }
 
-    /// Moves every slot queued for `owner` into `free` (free now) and `retired` (each
-    /// with the clock's count at its retirement), and reads the epoch into the clock
-    /// (`guard` is pinned); returns the clock's count (0 when `retired` stays empty).
+    /// Hands the slots queued for `owner` that can be reused now to its writer: those
+    /// free now go into `free`, and the retired ones that the clock has counted
+    /// [`RECLAIM_EPOCHS`] advances past go into `due`, oldest first. Both must be empty:
+    /// when a whole queue goes, it is swapped with them, so that the writer takes no
+    /// copy of a long queue and the queue keeps room (see `PageWriter::collect`). The
+    /// younger retired slots stay queued. Reads the epoch into the clock (`guard` is
+    /// pinned) and returns how many retired slots wait.
     pub(crate) fn drain(
         &self,
         owner: u16,
         guard: &Guard,
         free: &mut Vec<Link>,
-        retired: &mut std::collections::VecDeque<(Link, u64)>,
-    ) -> u64 {
+        due: &mut VecDeque<(Link, u64)>,
+    ) -> usize {
+        debug_assert!(free.is_empty() && due.is_empty());
         let Some(queue) = self.of(owner) else {
             return 0;
         };
-        if queue.pending.swap(false, Ordering::Acquire) {
-            free.append(&mut queue.slots.lock());
-        } else if retired.is_empty() {
-            // Nothing new and nothing waiting: no need for the clock.
+        if !queue.pending.swap(false, Ordering::Acquire) {
             return 0;
         }
+        std::mem::swap(&mut *queue.slots.lock(), free);
         let mut queued = queue.retired.lock();
-        retired.extend(queued.slots.drain(..));
-        queued.clock.observe(guard.epoch())
+        let now = queued.clock.observe(guard.epoch());
+        // Stamps are counts of one clock, taken in order, so the oldest come first.
+        let ready = queued
+            .slots
+            .iter()
+            .take_while(|(_, retired)| now >= retired + RECLAIM_EPOCHS)
+            .count();
+        if ready == queued.slots.len() {
+            std::mem::swap(&mut queued.slots, due);
+        } else {
+            due.extend(queued.slots.drain(..ready));
+        }
+        let waiting = queued.slots.len();
+        drop(queued);
+        if waiting > 0 {
+            // Still to do: the writer comes back when it next looks for space.
+            queue.pending.store(true, Ordering::Release);
+        }
+        waiting
     }
 }
 

@@ -8,7 +8,7 @@ use rkyv::util::AlignedVec;
 use scc::Guard;
 
 use crate::link::round_up;
-use crate::reclaim::{RECLAIM_EPOCHS, ShardQueue, Unpublished};
+use crate::reclaim::{ShardQueue, Unpublished};
 use crate::{CheckedRowFormat, DataPages, Link, PageError, RowFormat};
 
 /// Writes row versions into the pages of one shard: the only writer of those pages (a
@@ -27,21 +27,31 @@ use crate::{CheckedRowFormat, DataPages, Link, PageError, RowFormat};
 /// pages whose live share is low as *evacuating*: their free space is dropped from the
 /// free lists and no new version goes there, so their live bytes only fall, as their rows
 /// are updated, deleted, or moved ([`RowStore::relocate`](crate::RowStore::relocate)).
-/// When an evacuating page's live bytes reach zero, every slot handed out of it has come
-/// back through reclamation, so no reader can reach it: its memory goes back to the
-/// allocator, and its id waits here to be used again before a new page is added.
+/// When a page's live bytes reach zero, every slot handed out of it has come back
+/// through reclamation, so no reader can reach it: its memory goes back to the system
+/// (unless it is the page being filled), and its id waits here to be used again before
+/// a new page is added. Its slots still in the free lists are then stale: each free slot
+/// carries the count of times its page went back, and one that no longer matches is
+/// never handed out.
 pub struct PageWriter<R> {
     pages: Arc<DataPages<R>>,
     shard: u16,
     /// The page being filled and how many of its bytes are taken.
     current: Option<(u32, u32)>,
     /// Free slots by size in bytes (a multiple of `ROW_ALIGN`); never of an evacuating
-    /// page.
-    free: BTreeMap<u32, Vec<Link>>,
-    scratch: Vec<Link>,
-    /// Slots of retired versions, with their queue's clock count at retirement, oldest
-    /// first, until no reader can hold them.
-    retired: VecDeque<(Link, u64)>,
+    /// page. A slot of a page that went back since it was listed is stale: it is
+    /// skipped when met, and dropped by `collect`.
+    free: BTreeMap<u32, Vec<FreeSlot>>,
+    /// Slots free now, as taken from the queue; empty between collections.
+    free_now: Vec<Link>,
+    /// Retired slots no reader can hold any more, as taken from the queue; empty between
+    /// collections.
+    due: VecDeque<(Link, u64)>,
+    /// Retired slots still waiting in the queue for their readers, at the last collection.
+    waiting: usize,
+    /// Slots in `free`, and how many of them are stale.
+    listed: usize,
+    stale: usize,
     /// The encoding buffer, reused from row to row.
     buffer: AlignedVec,
     /// Where this writer's released and reclaimed slots arrive.
@@ -61,6 +71,11 @@ pub struct PageWriter<R> {
 struct PageUse {
     /// Made by this writer and holding memory: only such pages are counted.
     mine: bool,
+    /// How many times the page's memory went back: a free slot listed at another count
+    /// is stale. 64 bits, so it never comes round to a stale slot's count again.
+    generation: u64,
+    /// Its slots in the free lists, which go stale when it goes back.
+    listed: u32,
     /// Being emptied: its slots are not reused, and it goes back when `live` is 0.
     evacuating: bool,
     /// Bytes of the slots handed out of the page that have not come back.
@@ -79,8 +94,18 @@ pub struct WriterUsage {
     /// Pages whose memory went back to the allocator since the writer was made.
     pub released: u64,
     /// Slots of retired versions waiting for the readers that could hold them to leave
-    /// (counted in `live_bytes` until then), as of the last collection.
+    /// (counted in `live_bytes` until then), as of the last collection (which takes the
+    /// others back).
     pub retired: usize,
+}
+
+/// A free slot of a page of this writer's shard: its size is the key of its list.
+#[derive(Debug, Clone, Copy)]
+struct FreeSlot {
+    page_id: u32,
+    offset: u32,
+    /// The page's `PageUse::generation` when the slot was listed.
+    generation: u64,
 }
 
 /// Entries a list may keep room for without being shrunk.
@@ -88,6 +113,13 @@ pub(crate) const SPARE_ROOM: usize = 64;
 
 /// Gives back most of `list`'s room when it uses a quarter of it or less.
 pub(crate) fn shrink<T>(list: &mut Vec<T>) {
+    if list.capacity() > SPARE_ROOM.max(4 * list.len()) {
+        list.shrink_to(2 * list.len());
+    }
+}
+
+/// [`shrink`] for a queue.
+pub(crate) fn shrink_deque<T>(list: &mut VecDeque<T>) {
     if list.capacity() > SPARE_ROOM.max(4 * list.len()) {
         list.shrink_to(2 * list.len());
     }
@@ -111,8 +143,11 @@ impl<R: RowFormat> PageWriter<R> {
             shard,
             current: None,
             free: BTreeMap::new(),
-            scratch: Vec::new(),
-            retired: VecDeque::new(),
+            free_now: Vec::new(),
+            due: VecDeque::new(),
+            waiting: 0,
+            listed: 0,
+            stale: 0,
             buffer: AlignedVec::new(),
             home,
             usage: Vec::new(),
@@ -188,24 +223,42 @@ impl<R: RowFormat> PageWriter<R> {
 
     /// Takes back the space of a version that no reader can reach any more.
     fn release(&mut self, link: Link) {
-        let size = slot_size(link.length);
-        let Some(page) = self.mine(link.page_id) else {
-            // A page of an earlier writer of this shard: reused, never counted.
-            self.free_slot(link.page_id, link.offset, size);
-            return;
-        };
-        debug_assert!(
-            page.live >= size,
-            "a page gives back only what it handed out"
-        );
-        page.live = page.live.saturating_sub(size);
-        let (evacuating, empty) = (page.evacuating, page.live == 0);
-        self.live = self.live.saturating_sub(u64::from(size));
+        self.count_back(link);
         self.home.set_live_bytes(self.live);
-        if !evacuating {
-            self.free_slot(link.page_id, link.offset, size);
-        } else if empty {
-            self.give_back(link.page_id);
+        self.place(link);
+    }
+
+    /// Takes the bytes of `link`, which came back, off its page's live count.
+    fn count_back(&mut self, link: Link) {
+        let size = slot_size(link.length);
+        if let Some(page) = self.mine(link.page_id) {
+            debug_assert!(
+                page.live >= size,
+                "a page gives back only what it handed out"
+            );
+            page.live = page.live.saturating_sub(size);
+            self.live = self.live.saturating_sub(u64::from(size));
+        }
+    }
+
+    /// Puts `link`, which came back and was counted, where it can be used again: a page
+    /// of this writer with nothing live goes back whole (unless it is being filled), an
+    /// evacuating page keeps its free space out of use, and any other slot is listed.
+    fn place(&mut self, link: Link) {
+        let size = slot_size(link.length);
+        let filling = self.current.map(|(page_id, _)| page_id) == Some(link.page_id);
+        match self.usage.get(link.page_id as usize) {
+            Some(page) if page.mine => {
+                if page.live == 0 && (page.evacuating || !filling) {
+                    self.give_back(link.page_id);
+                } else if !page.evacuating {
+                    self.free_slot(link.page_id, link.offset, size);
+                }
+            }
+            // Its page went back (with this slot, counted before it went).
+            Some(page) if page.generation > 0 => {}
+            // A page of an earlier writer of this shard: reused, never counted.
+            _ => self.free_slot(link.page_id, link.offset, size),
         }
     }
 
@@ -218,19 +271,26 @@ impl<R: RowFormat> PageWriter<R> {
         }
     }
 
-    /// Gives the memory of an evacuating page with nothing live back to the allocator.
+    /// Gives the memory of a page with nothing live back to the system. Its free slots
+    /// that are listed become stale.
     fn give_back(&mut self, page_id: u32) {
         if let Some(page) = self.mine(page_id) {
-            debug_assert!(page.evacuating && page.live == 0);
-            *page = PageUse::default();
+            debug_assert!(page.live == 0);
+            let listed = page.listed as usize;
+            *page = PageUse {
+                generation: page.generation + 1,
+                ..PageUse::default()
+            };
+            self.stale += listed;
             self.pages.set_evacuating(page_id, false);
             // SAFETY: this writer made the page, and every slot it handed out of it has
             // come back (`live` counts them, and is 0): unpublished versions were dropped
             // or published and then retired, and a retired slot comes back only after
             // every guard pinned at its retirement is gone, so no reader can reach the
             // page. The page was evacuating, so no free slot of it is kept (they were
-            // dropped when it was marked, and later ones are not kept), and this writer
-            // writes it again only after reviving it.
+            // dropped when it was marked, and later ones are not kept), or its listed
+            // free slots are stale from now on (the generation moved on), so `take_free`
+            // never hands one out; this writer writes it again only after reviving it.
             unsafe { self.pages.release_page(page_id) };
             self.spare.push(page_id);
             self.released += 1;
@@ -238,38 +298,90 @@ impl<R: RowFormat> PageWriter<R> {
     }
 
     fn free_slot(&mut self, page_id: u32, offset: u32, size: u32) {
-        self.free.entry(size).or_default().push(Link {
+        let generation = self.generation(page_id);
+        if let Some(page) = self.usage.get_mut(page_id as usize) {
+            page.listed += 1;
+        }
+        self.listed += 1;
+        self.free.entry(size).or_default().push(FreeSlot {
             page_id,
             offset,
-            length: size,
+            generation,
         });
     }
 
+    /// How many times page `page_id` went back (0 for a page of an earlier writer).
+    fn generation(&self, page_id: u32) -> u64 {
+        self.usage
+            .get(page_id as usize)
+            .map_or(0, |page| page.generation)
+    }
+
+    /// Whether `slot` is still free: its page has not gone back since it was listed.
+    fn is_current(&self, slot: &FreeSlot) -> bool {
+        self.generation(slot.page_id) == slot.generation
+    }
+
+    /// Drops the stale free slots, and those of the pages that `drop` picks.
+    fn drop_free_slots(&mut self, drop: impl Fn(&PageUse) -> bool) {
+        let mut free = std::mem::take(&mut self.free);
+        free.retain(|_, slots| {
+            slots.retain(|slot| {
+                let page = self.usage.get(slot.page_id as usize);
+                self.is_current(slot) && !page.is_some_and(&drop)
+            });
+            !slots.is_empty()
+        });
+        for page in &mut self.usage {
+            page.listed = 0;
+        }
+        self.listed = free.values().map(Vec::len).sum();
+        for slots in free.values() {
+            for slot in slots {
+                if let Some(page) = self.usage.get_mut(slot.page_id as usize) {
+                    page.listed += 1;
+                }
+            }
+        }
+        self.stale = 0;
+        self.free = free;
+    }
+
+    /// Takes back the slots that reclamation has returned. All of them are counted off
+    /// their pages first and placed after, so a page that all of them empty goes back
+    /// whole without listing its slots: after every row is deleted, the lists stay
+    /// empty instead of growing to a slot per row.
     fn collect_reclaimed(&mut self) {
-        if !self.pages.reclaim.has_pending(self.shard) && self.retired.is_empty() {
+        if !self.pages.reclaim.has_pending(self.shard) {
             return;
         }
         let guard = Guard::new();
-        let mut reclaimed = std::mem::take(&mut self.scratch);
-        let now = self
+        let mut free_now = std::mem::take(&mut self.free_now);
+        let mut due = std::mem::take(&mut self.due);
+        self.waiting = self
             .pages
             .reclaim
-            .drain(self.shard, &guard, &mut reclaimed, &mut self.retired);
-        for link in reclaimed.drain(..) {
-            self.release(link);
+            .drain(self.shard, &guard, &mut free_now, &mut due);
+        // Each `due` slot's version was retired a generation of the epoch ago: every
+        // guard pinned while it could be found is gone (see `reclaim.rs`).
+        let slots = || {
+            free_now
+                .iter()
+                .copied()
+                .chain(due.iter().map(|&(link, _)| link))
+        };
+        for link in slots() {
+            self.count_back(link);
         }
-        self.scratch = reclaimed;
-        // Stamps are counts of one clock, taken in order, so the oldest come first.
-        while let Some(&(link, retired)) = self.retired.front() {
-            if now < retired + RECLAIM_EPOCHS {
-                break;
-            }
-            self.retired.pop_front();
-            // The epoch has moved a generation on since the version was retired: every
-            // guard pinned while it could be found is gone (see `reclaim.rs`).
-            self.release(link);
+        self.home.set_live_bytes(self.live);
+        for link in slots() {
+            self.place(link);
         }
-        if !self.retired.is_empty() {
+        free_now.clear();
+        due.clear();
+        self.free_now = free_now;
+        self.due = due;
+        if self.waiting > 0 {
             // Have this thread's guards push the epoch on, as a thread with garbage does.
             guard.set_has_garbage();
         }
@@ -293,6 +405,7 @@ impl<R: RowFormat> PageWriter<R> {
         }
         self.usage[index] = PageUse {
             mine: true,
+            generation: self.usage[index].generation,
             ..PageUse::default()
         };
         Ok(page_id)
@@ -328,45 +441,67 @@ impl<R: RowFormat> PageWriter<R> {
     }
 
     /// Takes the smallest free slot of at least `need` bytes, keeping its tail free.
+    /// Stale slots met on the way are dropped.
     fn take_free(&mut self, need: u32) -> Option<Link> {
-        let (&size, slots) = self.free.range_mut(need..).next()?;
-        let slot = slots.pop()?;
-        if slots.is_empty() {
-            self.free.remove(&size);
+        loop {
+            let (&size, slots) = self.free.range_mut(need..).next()?;
+            let slot = slots.pop();
+            if slots.is_empty() {
+                self.free.remove(&size);
+            }
+            let Some(slot) = slot else {
+                continue;
+            };
+            self.listed -= 1;
+            if !self.is_current(&slot) {
+                self.stale -= 1;
+                continue;
+            }
+            if let Some(page) = self.usage.get_mut(slot.page_id as usize) {
+                page.listed -= 1;
+            }
+            if size > need {
+                self.free_slot(slot.page_id, slot.offset + need, size - need);
+            }
+            return Some(Link {
+                page_id: slot.page_id,
+                offset: slot.offset,
+                length: need,
+            });
         }
-        if size > need {
-            self.free_slot(slot.page_id, slot.offset + need, size - need);
-        }
-        Some(Link {
-            length: need,
-            ..slot
-        })
     }
 
     /// Bytes in free slots waiting for reuse (reclaimed ones are counted once collected).
     pub fn free_bytes(&self) -> u64 {
         self.free
             .iter()
-            .map(|(size, slots)| u64::from(*size) * slots.len() as u64)
+            .map(|(size, slots)| {
+                let current = slots.iter().filter(|slot| self.is_current(slot)).count();
+                u64::from(*size) * current as u64
+            })
             .sum()
     }
 
     /// Takes back the slots that reclamation has returned, and gives back the memory of
-    /// every evacuating page that is now empty. A writer does this before each
-    /// allocation; a vacuum calls it to finish a pass when no write comes.
+    /// every page that is now empty. A writer does this before each allocation; a
+    /// vacuum calls it to finish a pass when no write comes.
     ///
-    /// Lists that grew while many versions came back (free slots of one size, reclaimed
-    /// and retired slots) give back most of their spare room here, so a table that
-    /// shrank holds no bookkeeping sized for its peak.
+    /// Here stale free slots are also dropped, and lists that grew while many versions
+    /// came back (free slots of one size, the queue's reclaimed and retired slots) give
+    /// back most of their spare room, so a table that shrank holds no bookkeeping sized
+    /// for its peak.
     pub fn collect(&mut self) {
         self.collect_reclaimed();
-        shrink(&mut self.scratch);
-        if self.retired.capacity() > SPARE_ROOM.max(4 * self.retired.len()) {
-            self.retired.shrink_to(2 * self.retired.len());
+        // A scan of every list only once a quarter of the slots are stale, so that the
+        // scans cost a bounded share of the listing.
+        if self.stale > SPARE_ROOM.max(self.listed / 4) {
+            self.drop_free_slots(|_| false);
         }
         for slots in self.free.values_mut() {
             shrink(slots);
         }
+        shrink(&mut self.free_now);
+        shrink_deque(&mut self.due);
         self.pages.reclaim.shrink(self.shard);
     }
 
@@ -381,7 +516,7 @@ impl<R: RowFormat> PageWriter<R> {
             live_bytes: self.live,
             evacuating,
             released: self.released,
-            retired: self.retired.len(),
+            retired: self.waiting,
         }
     }
 
@@ -418,15 +553,7 @@ impl<R: RowFormat> PageWriter<R> {
         if marked.is_empty() {
             return 0;
         }
-        let usage = &self.usage;
-        self.free.retain(|_, slots| {
-            slots.retain(|slot| {
-                usage
-                    .get(slot.page_id as usize)
-                    .is_none_or(|page| !page.evacuating)
-            });
-            !slots.is_empty()
-        });
+        self.drop_free_slots(|page| page.evacuating);
         for &page_id in &marked {
             self.pages.set_evacuating(page_id, true);
             if self.mine(page_id).is_some_and(|page| page.live == 0) {
@@ -650,7 +777,7 @@ mod tests {
             // SAFETY: `old` has just left the cell, the only place that held it.
             unsafe { retirer.retire(old, &guard) };
         }
-        let grown = pages.stats().pages - before;
+        let grown = pages.stats().pages.saturating_sub(before);
         let without_reuse = versions as usize / 16;
         assert!(
             grown * 10 <= without_reuse,
@@ -797,6 +924,59 @@ mod tests {
         assert_eq!(w.free_bytes(), 0);
     }
 
+    /// Random writes, drops and collections of versions of many sizes, checked after
+    /// each step: a slot is never handed out while a version holds it, also after its
+    /// page emptied, went back and was revived (its listed slots are then stale).
+    #[test]
+    fn slots_of_pages_that_went_back_are_never_handed_out_twice() {
+        let mut w = writer(256);
+        let mut live: Vec<(Unpublished, Vec<u8>)> = Vec::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let steps = if cfg!(miri) { 600 } else { 10_000 };
+        let mut stale_seen = false;
+        for step in 0..steps {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            match state % 8 {
+                0..=3 => {
+                    let row = (step, "y".repeat((state >> 8) as usize % 120));
+                    let version = w.write_row(&row).expect("fits");
+                    let bytes = slot_bytes(&w, &version);
+                    live.push((version, bytes));
+                }
+                4..=6 if !live.is_empty() => {
+                    drop(live.swap_remove((state >> 16) as usize % live.len()));
+                }
+                7 if (state >> 24) % 4 == 0 => {
+                    w.evacuate_sparse(0.3);
+                }
+                _ => w.collect(),
+            }
+            if step % 4 != 0 {
+                continue;
+            }
+            for (version, bytes) in &live {
+                assert_eq!(&slot_bytes(&w, version), bytes, "step {step}");
+            }
+            let held: u64 = live
+                .iter()
+                .map(|(v, _)| u64::from(slot_size(v.link().length)))
+                .sum();
+            w.collect_reclaimed();
+            assert_eq!(w.usage().live_bytes, held, "live bytes are the live slots");
+            let slots: Vec<&FreeSlot> = w.free.values().flatten().collect();
+            let stale = slots.iter().filter(|slot| !w.is_current(slot)).count();
+            assert_eq!((w.listed, w.stale), (slots.len(), stale), "step {step}");
+            stale_seen |= stale > 0;
+        }
+        assert!(w.usage().released > 0, "pages that emptied went back");
+        assert!(stale_seen, "some went back with slots listed");
+        drop(live);
+        w.collect();
+        assert!(w.usage().pages <= 1, "only the page being filled stays");
+    }
+
     /// Many versions given back at once grow the lists they pass through; once the
     /// pages are emptied and collected, the lists give that room back.
     #[test]
@@ -817,8 +997,8 @@ mod tests {
         assert_eq!((w.usage().pages, w.free_bytes()), (0, 0));
         let queue = w.pages.reclaim.of(0).expect("shard 0");
         let rooms = [
-            w.scratch.capacity(),
-            w.retired.capacity(),
+            w.free_now.capacity(),
+            w.due.capacity(),
             queue.slots.lock().capacity(),
             w.free.values().map(Vec::capacity).sum(),
         ];

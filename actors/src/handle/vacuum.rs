@@ -225,7 +225,9 @@ impl<S: TableSchema> Vacuum<S> {
         let span = tracing::debug_span!("vacuum", table = S::NAME);
         let _entered = span.enter();
         let share = f64::from(self.config.vacuum.page_fill_percent.min(100)) / 100.0;
-        let before = self.settle_reclaimed()?;
+        // Pages that emptied go back as soon as their slots are taken back, here too.
+        let before = total(&self.ask_all(|reply| VacuumOp::Usage { reply })?);
+        self.settle_reclaimed()?;
         let marked = total(&self.ask_all(|reply| VacuumOp::Evacuate { share, reply })?);
         let (mut rows_moved, mut bytes_moved) = (0, 0);
         if marked.evacuating > 0 {
