@@ -1,5 +1,6 @@
-//! One fixed-size, 16-byte aligned block of memory, which its writer can give back to
-//! the allocator when nothing in it is reachable and take again later.
+//! One fixed-size, 16-byte aligned block of memory, which its writer can give back (to
+//! the system or the allocator, see `memory`) when nothing in it is reachable and take
+//! again later.
 
 mod memory;
 
@@ -123,8 +124,9 @@ impl Page {
     /// # Safety
     ///
     /// The caller is the page's writer. No slice of the page is borrowed now, and none
-    /// will be read or written until a [`Page::revive`] happens-before it: no version in the page can be reached by any
-    /// reader (every one was retired and reclaimed, or never published and given back).
+    /// will be read or written until a [`Page::revive`] happens-before it: no version in
+    /// the page can be reached by any reader (every one was retired and reclaimed, or
+    /// never published and given back).
     pub(crate) unsafe fn release(&self) {
         let old = self.bytes.swap(null_mut(), Ordering::AcqRel);
         if let Some(bytes) = NonNull::new(old) {

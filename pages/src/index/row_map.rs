@@ -781,30 +781,4 @@ mod tests {
         }
         reader.join().expect("the reader saw every stable key");
     }
-
-    /// Inserts a million keys, then removes them all; prints the mean cost of each.
-    /// `cargo test -p worktable-pages --release -- --ignored --nocapture row_map_cost`
-    #[test]
-    #[ignore = "a timing, run by hand in release"]
-    fn row_map_cost() {
-        let keys = 1_000_000u32;
-        let map = RowMap::<foldhash::quality::RandomState>::default();
-        let start = std::time::Instant::now();
-        for key in 0..keys {
-            assert!(map.insert(&key, link(key, 0), is(key)));
-        }
-        let insert = start.elapsed();
-        let start = std::time::Instant::now();
-        for key in 0..keys {
-            assert!(map.remove(&key, is(key)).is_some());
-        }
-        let remove = start.elapsed();
-        let guard = Guard::new();
-        let slots: usize = map.shards.iter().map(|s| s.slots(&guard).slots.len()).sum();
-        println!(
-            "insert {:.0} ns, remove {:.0} ns per key; {slots} slots left",
-            insert.as_nanos() as f64 / f64::from(keys),
-            remove.as_nanos() as f64 / f64::from(keys),
-        );
-    }
 }
