@@ -127,6 +127,7 @@ impl<S: TableSchema> Table<S> {
         thread.requests.send(reply).map_err(|_| stopped())?;
         let mut report = report.recv_async().await.map_err(|_| stopped())??;
         if report.pages_freed > 0 {
+            // The pass freed the vacuum thread's garbage; the trim comes once, here.
             worktable_pages::release_thread_garbage();
             worktable_pages::release_free_memory();
         }
@@ -169,7 +170,10 @@ impl<S: TableSchema> Vacuum<S> {
                 (Some(reply), outcome) => {
                     let _ = reply.send(outcome.map(Option::unwrap_or_default));
                 }
-                (None, Ok(Some(_))) => {
+                (None, Ok(Some(report))) => {
+                    if report.pages_freed > 0 {
+                        worktable_pages::release_free_memory();
+                    }
                     // A pass asked for waits for its checkpoint in `Table::vacuum`; an
                     // automatic one only asks.
                     if self.directory_is_bloated() {
@@ -260,8 +264,9 @@ impl<S: TableSchema> Vacuum<S> {
             elapsed: started.elapsed(),
         };
         if report.pages_freed > 0 {
+            // Memory goes back to the system once per pass, by whoever asked for it
+            // (`Table::vacuum`, or `run` for an automatic pass), after this.
             worktable_pages::release_thread_garbage();
-            worktable_pages::release_free_memory();
         }
         // A pass that found nothing to do is no news.
         if report.pages_freed > 0 || report.rows_moved > 0 {
