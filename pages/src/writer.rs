@@ -49,8 +49,7 @@ pub struct PageWriter<R> {
     due: VecDeque<(Link, u64)>,
     /// Retired slots still waiting in the queue for their readers, at the last collection.
     waiting: usize,
-    /// Slots in `free`, and how many of them are stale.
-    listed: usize,
+    /// How many slots in `free` are stale.
     stale: usize,
     /// The encoding buffer, reused from row to row.
     buffer: AlignedVec,
@@ -146,7 +145,6 @@ impl<R: RowFormat> PageWriter<R> {
             free_now: Vec::new(),
             due: VecDeque::new(),
             waiting: 0,
-            listed: 0,
             stale: 0,
             buffer: AlignedVec::new(),
             home,
@@ -302,7 +300,6 @@ impl<R: RowFormat> PageWriter<R> {
         if let Some(page) = self.usage.get_mut(page_id as usize) {
             page.listed += 1;
         }
-        self.listed += 1;
         self.free.entry(size).or_default().push(FreeSlot {
             page_id,
             offset,
@@ -315,6 +312,11 @@ impl<R: RowFormat> PageWriter<R> {
         self.usage
             .get(page_id as usize)
             .map_or(0, |page| page.generation)
+    }
+
+    /// How many slots the free lists hold, stale ones included.
+    fn listed(&self) -> usize {
+        self.free.values().map(Vec::len).sum()
     }
 
     /// Whether `slot` is still free: its page has not gone back since it was listed.
@@ -335,7 +337,6 @@ impl<R: RowFormat> PageWriter<R> {
         for page in &mut self.usage {
             page.listed = 0;
         }
-        self.listed = free.values().map(Vec::len).sum();
         for slots in free.values() {
             for slot in slots {
                 if let Some(page) = self.usage.get_mut(slot.page_id as usize) {
@@ -452,7 +453,6 @@ impl<R: RowFormat> PageWriter<R> {
             let Some(slot) = slot else {
                 continue;
             };
-            self.listed -= 1;
             if !self.is_current(&slot) {
                 self.stale -= 1;
                 continue;
@@ -494,7 +494,7 @@ impl<R: RowFormat> PageWriter<R> {
         self.collect_reclaimed();
         // A scan of every list only once a quarter of the slots are stale, so that the
         // scans cost a bounded share of the listing.
-        if self.stale > SPARE_ROOM.max(self.listed / 4) {
+        if self.stale > SPARE_ROOM.max(self.listed() / 4) {
             self.drop_free_slots(|_| false);
         }
         for slots in self.free.values_mut() {
@@ -967,7 +967,7 @@ mod tests {
             assert_eq!(w.usage().live_bytes, held, "live bytes are the live slots");
             let slots: Vec<&FreeSlot> = w.free.values().flatten().collect();
             let stale = slots.iter().filter(|slot| !w.is_current(slot)).count();
-            assert_eq!((w.listed, w.stale), (slots.len(), stale), "step {step}");
+            assert_eq!((w.listed(), w.stale), (slots.len(), stale), "step {step}");
             stale_seen |= stale > 0;
         }
         assert!(w.usage().released > 0, "pages that emptied went back");
