@@ -110,6 +110,75 @@ async fn buffered_writes_survive_a_drop_and_flush_waits_for_the_disk() {
     assert_eq!(rows(&again), before);
 }
 
+/// Waits until the table reports `seq` durable; a hang guard, not a timing assertion.
+async fn until_durable(table: &AccountWorkTable, seq: u64) {
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while table.durable_seq() < seq {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    });
+    assert!(
+        waited.await.is_ok(),
+        "durable_seq stayed at {}, below {seq}",
+        table.durable_seq()
+    );
+}
+
+#[tokio::test]
+async fn buffered_writes_reach_the_disk_without_a_flush() {
+    // A round starts at most `buffered_interval` after the first write waiting for it.
+    let disk = MemoryStorage::new();
+    let config = PersistConfig {
+        buffered_interval: std::time::Duration::from_millis(1),
+        ..buffered()
+    };
+    let table = AccountWorkTable::open_storage(disk.clone(), config.clone())
+        .await
+        .expect("open");
+    for n in 0..10 {
+        table.insert(account(&table, n)).await.expect("insert");
+    }
+    until_durable(&table, 10).await;
+    // ... and a write after an idle spell starts the next round too.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    table.insert(account(&table, 10)).await.expect("insert");
+    until_durable(&table, 11).await;
+    let image = disk
+        .snapshot()
+        .image(worktable::persist::CrashMode::LoseUnsynced);
+    let crashed = AccountWorkTable::open_storage(image, config)
+        .await
+        .expect("reopen the crash image");
+    assert_eq!(rows(&crashed), rows(&table));
+}
+
+#[tokio::test]
+async fn a_full_round_or_a_flush_does_not_wait_for_the_interval() {
+    // With no interval at all, only a full round (256 KiB of records) or a flush gets
+    // writes to the disk.
+    let config = PersistConfig {
+        buffered_interval: std::time::Duration::MAX,
+        ..buffered()
+    };
+    let table = AccountWorkTable::open_storage(MemoryStorage::new(), config)
+        .await
+        .expect("open");
+    table.insert(account(&table, 0)).await.expect("insert");
+    table.flush().await.expect("flush");
+    assert_eq!(table.durable_seq(), 1);
+    let mut n = 1;
+    let padding = "x".repeat(1000);
+    while n < 400 {
+        let mut row = account(&table, n);
+        row.name = format!("{padding}{n}");
+        table.insert(row).await.expect("insert");
+        n += 1;
+    }
+    // 399 records of over 1 KB filled a round (about 240 of them): those are durable
+    // unasked.
+    until_durable(&table, 200).await;
+}
+
 #[tokio::test]
 async fn sync_writes_are_durable_when_they_resolve() {
     let disk = MemoryStorage::new();

@@ -1,5 +1,7 @@
 //! How a durable table is opened.
 
+use std::time::Duration;
+
 use crate::TableConfig;
 
 /// When a write to a durable table resolves, relative to the disk.
@@ -14,11 +16,13 @@ pub enum Durability {
     /// loses a write that resolved.
     #[default]
     Sync,
-    /// A write resolves when it commits; the persistence actor writes and syncs it soon
-    /// after, and `flush().await` waits for that. A process crash (the operating system
-    /// survives) loses at most what was committed but not yet handed to the OS, a few
-    /// milliseconds of writes; a power loss loses what was not yet synced. Either way a
-    /// write that resolved before a completed `flush()` survives.
+    /// A write resolves when it commits; the persistence actor writes and syncs it in its
+    /// next round, at most [`PersistConfig::buffered_interval`] later (sooner once 256 KiB
+    /// are waiting), and `flush().await` waits for that. A process crash (the operating
+    /// system survives) loses at most what was committed but not yet handed to the OS:
+    /// the writes of the last interval and round; a power loss loses what was not yet
+    /// synced, the same. Either way a write that resolved before a completed `flush()`
+    /// survives.
     Buffered,
 }
 
@@ -35,6 +39,13 @@ pub struct PersistConfig {
     /// Log segments are cut at about this many bytes (64 MiB by default); segments that a
     /// checkpoint covers are removed.
     pub segment_bytes: u64,
+    /// With [`Durability::Buffered`], how long committed writes may wait before the
+    /// persistence actor writes and syncs them (2 ms by default): rounds this far apart
+    /// cost writers far less than a round per sync, and bound what a crash loses.
+    /// `Duration::MAX` leaves only the other triggers: 256 KiB waiting, or a `flush()`,
+    /// `checkpoint()` or shutdown. Ignored with [`Durability::Sync`], where a round starts
+    /// as soon as a write waits.
+    pub buffered_interval: Duration,
     /// Records waiting for the persistence actor, in bytes, above which new writes wait
     /// for the disk to catch up (64 MiB by default). Nothing is ever dropped.
     pub queue_bytes: usize,
@@ -49,6 +60,7 @@ impl Default for PersistConfig {
             durability: Durability::Sync,
             checkpoint_log_bytes: 64 << 20,
             segment_bytes: 64 << 20,
+            buffered_interval: Duration::from_millis(2),
             queue_bytes: 64 << 20,
             table: None,
         }

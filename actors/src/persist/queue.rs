@@ -8,9 +8,17 @@
 //! group, which the log writes as one frame. Nothing is ever dropped: when the queue holds
 //! more than its limit, new writes wait (in [`LogQueue::wait_for_space`], before they are
 //! submitted) until the persistence actor has taken what is queued.
+//!
+//! With `Durability::Sync` the actor starts a round as soon as anything is queued: writers
+//! wait for it. With `Durability::Buffered` nobody waits, so rounds are paced (see
+//! [`Pace`]): a round per sync would cost the writers a wake-up of the actor and the
+//! sync's interference (interrupts, the kernel's writeback threads) every hundred
+//! microseconds or so; measured, that made Buffered inserts 0.64× a memory-only table's
+//! from one task, and paced rounds 2 ms apart 0.9×.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use worktable_persistence::{OperationKind, Record};
@@ -147,7 +155,21 @@ impl Requests {
 struct QueueState {
     batch: LogBatch,
     requests: Requests,
+    /// When the batch last went from empty to holding records.
+    since: Option<Instant>,
 }
+
+/// How a [`Durability::Buffered`](super::Durability::Buffered) table's rounds are paced:
+/// the actor lets records gather for up to `interval` after the first one arrives, or
+/// until `round_bytes` are held, so that a round (a write and a sync) serves many writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    pub(crate) interval: Duration,
+    pub(crate) round_bytes: usize,
+}
+
+/// Bytes held that start a paced round at once (at most half the queue's limit).
+pub(crate) const ROUND_BYTES: usize = 256 << 10;
 
 /// The queue; see the module docs.
 pub(crate) struct LogQueue {
@@ -158,6 +180,8 @@ pub(crate) struct LogQueue {
     space: tokio::sync::Notify,
     /// Above this many queued bytes, new writes wait.
     limit: usize,
+    /// `None`: a round starts as soon as a record is queued (Sync).
+    pace: Option<Pace>,
     /// The sequence number of the last record queued.
     queued: AtomicU64,
     /// The bytes the queue holds (see [`LogBatch::len_bytes`]), kept beside it so that
@@ -192,8 +216,13 @@ pub(crate) struct Durable {
 
 impl LogQueue {
     /// An empty queue after `recovered`, the last sequence number on disk, holding up to
-    /// about `limit` bytes.
-    pub(crate) fn new(recovered: u64, limit: usize) -> LogQueue {
+    /// about `limit` bytes, whose rounds are paced by `pace` if given (see [`Pace`]).
+    pub(crate) fn new(recovered: u64, limit: usize, pace: Option<Pace>) -> LogQueue {
+        let limit = limit.max(1);
+        let pace = pace.map(|pace| Pace {
+            round_bytes: pace.round_bytes.min(limit / 2).max(1),
+            ..pace
+        });
         let (durable, _) = tokio::sync::watch::channel(Durable {
             seq: recovered,
             ..Durable::default()
@@ -202,10 +231,12 @@ impl LogQueue {
             state: Mutex::new(QueueState {
                 batch: LogBatch::default(),
                 requests: Requests::default(),
+                since: None,
             }),
             work: Condvar::new(),
             space: tokio::sync::Notify::new(),
-            limit: limit.max(1),
+            limit,
+            pace,
             queued: AtomicU64::new(recovered),
             held: AtomicUsize::new(0),
             asked: AtomicU64::new(0),
@@ -221,11 +252,25 @@ impl LogQueue {
         };
         group.seal();
         let mut state = self.state.lock();
+        let was_empty = state.batch.is_empty();
+        let held_before = state.batch.len_bytes();
         state.batch.take_all_from(group);
+        let held = state.batch.len_bytes();
+        if was_empty {
+            state.since = self.pace.map(|_| Instant::now());
+        }
         self.queued.store(last, Ordering::Release);
-        self.held.store(state.batch.len_bytes(), Ordering::Release);
+        self.held.store(held, Ordering::Release);
         drop(state);
-        self.work.notify_one();
+        // A paced actor is woken by the first record of a round and by the record that
+        // fills it; in between it sleeps until its deadline, and writers skip the wake-up.
+        let wake = match self.pace {
+            None => true,
+            Some(pace) => was_empty || (held_before < pace.round_bytes && held >= pace.round_bytes),
+        };
+        if wake {
+            self.work.notify_one();
+        }
     }
 
     /// The sequence number of the last record queued: every operation whose write has
@@ -329,8 +374,27 @@ impl LogQueue {
 
     fn take_when(&self, into: &mut LogBatch, wait: bool) -> Requests {
         let mut state = self.state.lock();
-        while wait && state.batch.is_empty() && !state.requests.any() {
-            self.work.wait(&mut state);
+        while wait && !state.requests.any() {
+            if state.batch.is_empty() {
+                self.work.wait(&mut state);
+                continue;
+            }
+            let (Some(pace), Some(since)) = (self.pace, state.since) else {
+                break;
+            };
+            if state.batch.len_bytes() >= pace.round_bytes {
+                break;
+            }
+            // An interval too long to add (`Duration::MAX`) means no deadline: only a full
+            // round or a request starts one.
+            match since.checked_add(pace.interval) {
+                Some(deadline) => {
+                    if self.work.wait_until(&mut state, deadline).timed_out() {
+                        break;
+                    }
+                }
+                None => self.work.wait(&mut state),
+            }
         }
         std::mem::swap(&mut state.batch, into);
         self.held.store(state.batch.len_bytes(), Ordering::Release);
