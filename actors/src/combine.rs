@@ -8,7 +8,9 @@
 //! if another thread is running it, the message joins that runner's next batch and the
 //! sender goes on (it waits for its answer through a [`Reply`](crate::reply::Reply)).
 //! So an uncontended message costs a function call and two uncontended locks, and
-//! contended messages are combined into batches that one runner handles.
+//! contended messages are combined into batches that one runner handles. A sender whose
+//! work must stay on its own thread (the vacuum's) uses [`Combiner::submit_and_run`]: it
+//! waits for the runner to finish and runs the actor itself.
 //!
 //! Rules, each kept here:
 //! * Handlers never await: a runner holds the actor's state lock only while it computes.
@@ -193,6 +195,22 @@ impl<H: Handler> Combiner<H> {
         if !self.after_run(Ran::Idle) {
             self.drive();
         }
+    }
+
+    /// Handles `msg` on this thread, after whatever was queued before it: waits until no
+    /// other thread runs the actor, then runs it until nothing is queued. For a sender
+    /// whose work must not land on a writer's thread (the vacuum's moves); like
+    /// [`Self::run_blocking`], only for callers that hold no lock a runner could want.
+    /// Hands `msg` back when the actor has stopped taking messages.
+    pub(crate) fn submit_and_run(&self, msg: H::Msg) -> Result<(), H::Msg> {
+        let mut running = self.state.lock();
+        self.enqueue(msg)?;
+        while let Ran::Exhausted = self.run(&mut running, usize::MAX) {}
+        drop(running);
+        if !self.after_run(Ran::Idle) {
+            self.drive();
+        }
+        Ok(())
     }
 
     /// Stops taking messages; those queued are still handled.
@@ -414,6 +432,78 @@ mod tests {
             }
             reply::Polled::Pending => panic!("the message was left in the inbox with no runner"),
         }
+    }
+
+    /// Records the thread that handled each message; message 0 waits at a gate.
+    struct Recorder {
+        handled_on: Vec<(u64, std::thread::ThreadId)>,
+        entered: std::sync::mpsc::Sender<()>,
+        gate: std::sync::mpsc::Receiver<()>,
+    }
+
+    impl Handler for Recorder {
+        type Msg = (u64, Reply<u64>);
+        const NAME: &'static str = "recorder";
+        fn handle(&mut self, batch: &mut VecDeque<Self::Msg>) {
+            while let Some((n, reply)) = batch.pop_front() {
+                if n == 0 {
+                    self.entered.send(()).expect("the test waits");
+                    self.gate.recv().expect("the test opens the gate");
+                }
+                self.handled_on.push((n, std::thread::current().id()));
+                let _ = reply.send(n);
+            }
+        }
+        fn nudge(msg: &Self::Msg) -> bool {
+            msg.1.nudge()
+        }
+    }
+
+    /// A message sent with `submit_and_run` while another thread runs the actor is
+    /// handled by its sender, not left to the runner (the vacuum's moves must not land
+    /// on a writer's thread).
+    #[test]
+    fn submit_and_run_handles_the_message_on_the_senders_thread() {
+        let (entered, wait_entered) = std::sync::mpsc::channel();
+        let (open, gate) = std::sync::mpsc::channel();
+        let actor = Arc::new(Combiner::new(
+            Recorder {
+                handled_on: Vec::new(),
+                entered,
+                gate,
+            },
+            Arc::default(),
+        ));
+        let runner = {
+            let actor = Arc::clone(&actor);
+            std::thread::spawn(move || {
+                let (reply, outcome) = reply::channel();
+                assert!(actor.submit((0, reply)).is_ok());
+                outcome.try_take()
+            })
+        };
+        wait_entered.recv().expect("the runner handles message 0");
+        let sender = {
+            let actor = Arc::clone(&actor);
+            std::thread::spawn(move || {
+                let (reply, outcome) = reply::channel();
+                assert!(actor.submit_and_run((7, reply)).is_ok());
+                (std::thread::current().id(), outcome.try_take())
+            })
+        };
+        // However long the runner keeps the actor, message 7 waits for its sender.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        open.send(()).expect("the runner waits at the gate");
+        let runner_id = runner.thread().id();
+        assert_eq!(runner.join().expect("runner"), Some(Ok(0)));
+        let (sender_id, answer) = sender.join().expect("sender");
+        assert_eq!(
+            answer,
+            Some(Ok(7)),
+            "answered before submit_and_run returned"
+        );
+        let handled_on = actor.with_state(|recorder| recorder.handled_on.clone());
+        assert_eq!(handled_on, vec![(0, runner_id), (7, sender_id)]);
     }
 
     #[test]

@@ -212,6 +212,10 @@ impl<S: TableSchema> Shard<S> {
                         }
                     }
                 }
+                // Committed by this thread (the vacuum's, see `Combiner::submit_and_run`),
+                // not by the next writer to find the commit point idle.
+                self.send();
+                self.commit.run_blocking();
                 let _ = reply.send((rows, copied));
             }
             VacuumOp::Collect { reply } => {

@@ -345,8 +345,10 @@ impl<S: TableSchema> Vacuum<S> {
             WorkTableError::Storage(format!("no shard {shard}: the vacuum asked past the count"))
         })?;
         let (reply, answer) = flume::bounded(1);
+        // Run here, not left to whichever writer runs the shard: a pass's work stays on
+        // the vacuum thread, and writes queued meanwhile are handled here too.
         actor
-            .submit(WriteOp::Vacuum(op(reply)))
+            .submit_and_run(WriteOp::Vacuum(op(reply)))
             .map_err(|_| self.stopped_error())?;
         // A shard that stops or fails drops the step, and with it the reply.
         answer.recv().map_err(|_| self.stopped_error())
