@@ -166,13 +166,11 @@ async fn a_full_round_or_a_flush_does_not_wait_for_the_interval() {
     table.insert(account(&table, 0)).await.expect("insert");
     table.flush().await.expect("flush");
     assert_eq!(table.durable_seq(), 1);
-    let mut n = 1;
     let padding = "x".repeat(1000);
-    while n < 400 {
+    for n in 1..400 {
         let mut row = account(&table, n);
         row.name = format!("{padding}{n}");
         table.insert(row).await.expect("insert");
-        n += 1;
     }
     // 399 records of over 1 KB filled a round (about 240 of them): those are durable
     // unasked.

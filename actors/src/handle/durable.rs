@@ -128,11 +128,8 @@ where
             elapsed_ms = started.elapsed().as_millis() as u64,
             "table recovered"
         );
-        let pace = (config.durability == Durability::Buffered).then_some(persist::Pace {
-            interval: config.buffered_interval,
-            round_bytes: persist::ROUND_BYTES,
-        });
-        let queue = Arc::new(LogQueue::new(last_seq, config.queue_bytes, pace));
+        let paced = (config.durability == Durability::Buffered).then_some(config.buffered_interval);
+        let queue = Arc::new(LogQueue::new(last_seq, config.queue_bytes, paced));
         queue.report(|state| state.checkpoint_rows = stats.rows);
         let encode_pk: persist::EncodePk<S::Pk> =
             |pk, buffer| worktable_pages::RowFormat::encode_into(pk, buffer);

@@ -26,7 +26,7 @@ mod sink;
 pub(crate) use actor::{Persister, Source};
 pub use config::{Durability, PersistConfig};
 pub(crate) use load::{load, persist as persist_error};
-pub(crate) use queue::{LogQueue, Pace, ROUND_BYTES};
+pub(crate) use queue::LogQueue;
 pub(crate) use sink::{EncodePk, LogSink};
 
 use std::sync::Arc;

@@ -163,13 +163,13 @@ struct QueueState {
 /// the actor lets records gather for up to `interval` after the first one arrives, or
 /// until `round_bytes` are held, so that a round (a write and a sync) serves many writes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Pace {
-    pub(crate) interval: Duration,
-    pub(crate) round_bytes: usize,
+struct Pace {
+    interval: Duration,
+    round_bytes: usize,
 }
 
 /// Bytes held that start a paced round at once (at most half the queue's limit).
-pub(crate) const ROUND_BYTES: usize = 256 << 10;
+const ROUND_BYTES: usize = 256 << 10;
 
 /// The queue; see the module docs.
 pub(crate) struct LogQueue {
@@ -216,12 +216,17 @@ pub(crate) struct Durable {
 
 impl LogQueue {
     /// An empty queue after `recovered`, the last sequence number on disk, holding up to
-    /// about `limit` bytes, whose rounds are paced by `pace` if given (see [`Pace`]).
-    pub(crate) fn new(recovered: u64, limit: usize, pace: Option<Pace>) -> LogQueue {
+    /// about `limit` bytes; with `buffered_interval` (a Buffered table), its rounds are
+    /// paced (see [`Pace`]).
+    pub(crate) fn new(
+        recovered: u64,
+        limit: usize,
+        buffered_interval: Option<Duration>,
+    ) -> LogQueue {
         let limit = limit.max(1);
-        let pace = pace.map(|pace| Pace {
-            round_bytes: pace.round_bytes.min(limit / 2).max(1),
-            ..pace
+        let pace = buffered_interval.map(|interval| Pace {
+            interval,
+            round_bytes: ROUND_BYTES.min(limit / 2).max(1),
         });
         let (durable, _) = tokio::sync::watch::channel(Durable {
             seq: recovered,
