@@ -39,7 +39,7 @@ where
     // The checkpoint's rows come in key order: kept in that order, as three columns.
     // The log's changes after it go to a map, the last change of a key winning: a
     // replaced version's token is dropped at once, so its slot takes the next row.
-    let mut rows = Rows::<S>::default();
+    let mut rows = Rows::<S::Pk, Unpublished, S::Row>::default();
     let mut changes: foldhash::HashMap<S::Pk, Option<(Unpublished, S::Row)>> = Default::default();
     let mut last_seq = recovery.checkpoint_seq();
     // Decodes a key and writes its row; errors are mapped once the borrow of the
@@ -99,7 +99,7 @@ where
         let (pk, change) = change.map_err(|bad| bad.at(recovery))?;
         drop(changes.insert(pk, change));
     }
-    let rows = rows.redo(changes.into_iter().collect());
+    rows.redo(changes.into_iter().collect());
     // Linked all at once: indexes sized once and filled in their own order.
     let count = rows.keys.len();
     for pk in &rows.keys {
@@ -124,20 +124,17 @@ where
     })
 }
 
-/// A logged change of a key: its new version and row, or `None` for a delete.
-type Change<S> = (
-    <S as TableSchema>::Pk,
-    Option<(Unpublished, <S as TableSchema>::Row)>,
-);
-
 /// Recovered rows in ascending key order, as columns: keys, written versions, rows.
-struct Rows<S: TableSchema> {
-    keys: Vec<S::Pk>,
-    versions: Vec<Unpublished>,
-    rows: Vec<S::Row>,
+struct Rows<K, V, R> {
+    keys: Vec<K>,
+    versions: Vec<V>,
+    rows: Vec<R>,
 }
 
-impl<S: TableSchema> Default for Rows<S> {
+/// A logged change of a key: its new version and row, or `None` for a delete.
+type Change<K, V, R> = (K, Option<(V, R)>);
+
+impl<K, V, R> Default for Rows<K, V, R> {
     fn default() -> Self {
         Rows {
             keys: Vec::new(),
@@ -147,57 +144,75 @@ impl<S: TableSchema> Default for Rows<S> {
     }
 }
 
-impl<S: TableSchema> Rows<S> {
-    fn push(&mut self, pk: S::Pk, version: Unpublished, row: S::Row) {
+impl<K: Ord, V, R> Rows<K, V, R> {
+    fn push(&mut self, pk: K, version: V, row: R) {
         self.keys.push(pk);
         self.versions.push(version);
         self.rows.push(row);
     }
 
-    /// The rows after `changes`, the last change of each key, are redone on them: a put
-    /// sets the key's row, a removal drops it.
-    fn redo(self, mut last: Vec<Change<S>>) -> Self {
-        if last.is_empty() {
-            return self;
-        }
+    /// Redoes `last`, the last change of each key (in any order, each key once): a put
+    /// sets the key's row, a removal drops it. In place: a change of a key the rows hold
+    /// is written where that key is, removals close up the columns, and new keys are
+    /// merged in from the first place one goes, which is the end when new keys are
+    /// above every old one (autoincrement keys). A million rows are not copied for a
+    /// hundred thousand changes.
+    fn redo(&mut self, mut last: Vec<Change<K, V, R>>) {
         last.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-        let mut merged = Rows::<S> {
-            keys: Vec::with_capacity(self.keys.len() + last.len()),
-            versions: Vec::with_capacity(self.keys.len() + last.len()),
-            rows: Vec::with_capacity(self.keys.len() + last.len()),
-        };
-        let mut kept = self
-            .keys
-            .into_iter()
-            .zip(self.versions)
-            .zip(self.rows)
-            .peekable();
-        let mut changed = last.into_iter().peekable();
-        loop {
-            let from_checkpoint = match (kept.peek(), changed.peek()) {
-                (Some(((kept, _), _)), Some((changed, _))) => kept < changed,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => return merged,
-            };
-            if from_checkpoint {
-                if let Some(((pk, version), row)) = kept.next() {
-                    merged.push(pk, version, row);
+        // Both ascending: indexes of rows to drop, and new rows with the index of the
+        // old row each goes before.
+        let mut removed = Vec::new();
+        let mut added = Vec::new();
+        for (pk, change) in last {
+            match (self.keys.binary_search(&pk), change) {
+                (Ok(at), Some((version, row))) => {
+                    self.versions[at] = version;
+                    self.rows[at] = row;
                 }
-                continue;
+                (Ok(at), None) => removed.push(at),
+                (Err(at), Some((version, row))) => added.push((at, pk, version, row)),
+                (Err(_), None) => {}
             }
-            let Some((pk, change)) = changed.next() else {
-                continue;
-            };
-            // The change replaces the checkpoint's row of its key, if there is one.
-            if kept.peek().is_some_and(|((kept, _), _)| *kept == pk) {
-                drop(kept.next());
+        }
+        if !removed.is_empty() {
+            retain_except(&mut self.keys, &removed);
+            retain_except(&mut self.versions, &removed);
+            retain_except(&mut self.rows, &removed);
+        }
+        let Some(&(first, ..)) = added.first() else {
+            return;
+        };
+        // Where the first new row goes once the removed rows are gone.
+        let first = first - removed.partition_point(|&at| at < first);
+        let mut tail = self
+            .keys
+            .split_off(first)
+            .into_iter()
+            .zip(self.versions.split_off(first))
+            .zip(self.rows.split_off(first))
+            .peekable();
+        for (_, pk, version, row) in added {
+            while let Some(((old, version), row)) = tail.next_if(|((old, _), _)| *old < pk) {
+                self.push(old, version, row);
             }
-            if let Some((version, row)) = change {
-                merged.push(pk, version, row);
-            }
+            self.push(pk, version, row);
+        }
+        for ((pk, version), row) in tail {
+            self.push(pk, version, row);
         }
     }
+}
+
+/// Drops the items of `column` at `removed` (ascending indexes), keeping the order.
+fn retain_except<T>(column: &mut Vec<T>, removed: &[usize]) {
+    let mut index = 0;
+    let mut removed = removed.iter().peekable();
+    // `retain` visits every item once, in order.
+    column.retain(|_| {
+        let gone = removed.next_if_eq(&&index).is_some();
+        index += 1;
+        !gone
+    });
 }
 
 /// A persistence error as the table reports it.
@@ -218,6 +233,57 @@ impl Bad {
         match self {
             Bad::Corrupt(reason) => persist(recovery.corrupt_here(reason)),
             Bad::Table(error) => error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::Rows;
+
+    /// Columns holding `model`, each key's version being the key times ten.
+    fn rows_of(model: &BTreeMap<u16, String>) -> Rows<u16, u32, String> {
+        let mut rows = Rows::default();
+        for (pk, row) in model {
+            rows.push(*pk, u32::from(*pk) * 10, row.clone());
+        }
+        rows
+    }
+
+    proptest! {
+        /// Redone changes leave the columns holding what a map that applied them holds,
+        /// in key order, each row beside its own key and version: old keys and new ones
+        /// below, between and above them, puts and removals of present and absent keys.
+        #[test]
+        fn redo_matches_a_map_that_applied_the_changes(
+            start in proptest::collection::btree_map(0u16..400, "[a-z]{0,3}", 0..120),
+            changes in proptest::collection::btree_map(
+                0u16..400,
+                proptest::option::of("[a-z]{0,3}"),
+                0..120,
+            ),
+        ) {
+            let mut model = start.clone();
+            let mut rows = rows_of(&start);
+            let mut last = Vec::new();
+            for (pk, change) in changes {
+                match &change {
+                    Some(row) => drop(model.insert(pk, row.clone())),
+                    None => drop(model.remove(&pk)),
+                }
+                last.push((pk, change.map(|row| (u32::from(pk) * 10, row))));
+            }
+            // Any order: redo sorts.
+            last.reverse();
+            rows.redo(last);
+            let expected = rows_of(&model);
+            prop_assert_eq!(rows.keys, expected.keys);
+            prop_assert_eq!(rows.versions, expected.versions);
+            prop_assert_eq!(rows.rows, expected.rows);
         }
     }
 }
