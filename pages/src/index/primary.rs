@@ -112,10 +112,18 @@ impl<K: IndexKey> PrimaryIndex<K> {
         let _ = self.order.insert_sync(key, ());
     }
 
-    /// Adds many keys at once, `keys[i]` at `links[i]`: the caller has checked that they
-    /// are absent, distinct and ascending. Writer only.
-    pub(crate) fn fill(&self, keys: &[K], links: &[Link]) {
+    /// Adds many keys at once, in two halves that may run on two threads at once: this
+    /// one points each key, `keys[i]`, at `links[i]`; [`fill_order`](Self::fill_order)
+    /// adds the same keys to the key order. The caller has checked that they are absent,
+    /// distinct and ascending, and calls both before anything else changes the index.
+    /// Writer only.
+    pub(crate) fn fill_links(&self, keys: &[K], links: &[Link]) {
         self.links.fill(keys.iter().zip(links.iter().copied()));
+    }
+
+    /// The second half of a fill (see [`fill_links`](Self::fill_links)): many keys, absent
+    /// and ascending, are added to the key order. Writer only.
+    pub(crate) fn fill_order(&self, keys: &[K]) {
         for key in keys {
             // Absent, as the caller checked; ascending keys append to the order.
             let _ = self.order.insert_sync(key.clone(), ());
