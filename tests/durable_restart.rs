@@ -175,6 +175,9 @@ impl StorageFile for PanickingFile {
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.truncate(len)
     }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.file.preallocate(len)
+    }
     fn sync(&mut self) -> io::Result<()> {
         if self.log {
             self.faults.on_sync();

@@ -219,10 +219,12 @@ impl Dir {
         n
     }
 
-    /// Closes the current segment (synced) and starts the next one: created and synced,
-    /// the directory synced, then named in a new manifest before anything is appended.
+    /// Closes the current segment (synced, its preallocated zeros cut) and starts the next
+    /// one: created and synced, the directory synced, then named in a new manifest before
+    /// anything is appended.
     fn roll_over(&mut self) -> Result<(), PersistError> {
         self.log.sync(&self.sticky)?;
+        self.log.trim(&self.sticky)?;
         let number = self.next_file_number();
         let base_seq = self.log.last_seq;
         let next = LogWriter::create(&*self.storage, &self.sticky, number, base_seq)?;

@@ -15,7 +15,8 @@ pub(crate) struct LogWriter {
     file: Box<dyn StorageFile>,
     pub name: String,
     salt: u64,
-    /// The file's length.
+    /// Where the frames end, counting those not yet written: the file may hold
+    /// preallocated zeros after them.
     pub len: u64,
     /// The length covered by the last completed sync.
     synced_len: u64,
@@ -28,7 +29,20 @@ pub(crate) struct LogWriter {
     /// write at the next sync (or once they pass [`PENDING_LIMIT`]), so a round of many
     /// commit groups costs one write and one sync.
     pending: Vec<u8>,
+    /// How far the file holds preallocated zeros (or frames): writes up to here do not
+    /// grow it.
+    reserved_to: u64,
 }
+
+/// How far ahead of the frames written a segment holds zeros (see
+/// [`StorageFile::preallocate`]). Measured on the reference machine (2 cores, ext4 on a
+/// virtual disk), `fdatasync` after a 3,000-byte write: 202 µs when the write grows the
+/// file (a block allocated, the size journaled), 101 µs into zeros written before. 64
+/// tasks inserting with `Sync` make rounds of about that size: 82,000-95,000 inserts/s
+/// became 164,000-200,000 (alternated runs), and one task's insert 175-183 µs became
+/// 139-150 µs. A MiB of zeros is written (and synced) once per MiB of log, and adds at
+/// most that much to the directory.
+const RESERVE: u64 = 1 << 20;
 
 /// Encoded frames held before they are written anyway.
 const PENDING_LIMIT: usize = 1 << 20;
@@ -63,6 +77,7 @@ impl LogWriter {
             durable_seq: last_seq,
             buf: Vec::new(),
             pending: Vec::new(),
+            reserved_to: len,
         }
     }
 
@@ -123,6 +138,11 @@ impl LogWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
+        if self.len > self.reserved_to {
+            let to = self.len + RESERVE;
+            sticky.io("preallocate", &self.name, self.file.preallocate(to))?;
+            self.reserved_to = to;
+        }
         // Written or not (even if the storage panics), the bytes are never offered again:
         // after a failed write the file's end is unknown, and the failure is sticky.
         let mut pending = std::mem::take(&mut self.pending);
@@ -132,6 +152,18 @@ impl LogWriter {
             self.pending = pending;
         }
         sticky.io("append", &self.name, written)
+    }
+
+    /// Cuts the zeros preallocated after the frames, durably: a segment that is not the
+    /// last must end with its last frame. Called once everything appended is synced.
+    pub(crate) fn trim(&mut self, sticky: &Sticky) -> Result<(), PersistError> {
+        if self.reserved_to <= self.len {
+            return Ok(());
+        }
+        sticky.io("truncate", &self.name, self.file.truncate(self.len))?;
+        sticky.io("sync", &self.name, self.file.sync())?;
+        self.reserved_to = self.len;
+        Ok(())
     }
 
     /// Syncs the segment if anything was appended since the last sync, or always when

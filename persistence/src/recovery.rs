@@ -54,7 +54,9 @@ pub struct RecoveryStats {
     pub segments: u64,
     /// The last sequence number recovered (checkpoint or log).
     pub last_seq: u64,
-    /// The torn tail cut off, if there was one.
+    /// The torn tail cut off, if there was one. Zeros alone after the last frame are not
+    /// one: they are space preallocated for frames (or frames none of whose bytes reached
+    /// the disk), cut and preallocated again without a report.
     pub torn_tail: Option<TornTail>,
     /// Time from open to the end of [`Recovery::finish`].
     pub elapsed: Duration,
@@ -344,12 +346,20 @@ impl Recovery {
                 offset: at,
                 bytes: seg.len - at,
             };
-            tracing::warn!(file = %torn.file, offset = at, bytes = torn.bytes, "cutting off a torn tail of the log");
+            // Zeros after the last frame are most often space preallocated for frames;
+            // they are cut all the same, and preallocated again before the next write.
+            if seg.tail_is_zeros {
+                tracing::debug!(file = %torn.file, offset = at, bytes = torn.bytes, "cutting off the zeros after the log's last frame");
+            } else {
+                tracing::warn!(file = %torn.file, offset = at, bytes = torn.bytes, "cutting off a torn tail of the log");
+            }
             seg.file
                 .truncate(at)
                 .map_err(|e| io("truncate", &seg.name, e))?;
             seg.len = at;
-            self.stats.torn_tail = Some(torn);
+            if !seg.tail_is_zeros {
+                self.stats.torn_tail = Some(torn);
+            }
         }
         // What recovery read must be durable before anything builds on it, even if the
         // previous process died with these bytes still in the page cache.

@@ -67,6 +67,9 @@ pub(crate) struct SegmentReader {
     pub first_seq: u64,
     /// Set when the last segment ends in a torn tail: where it starts.
     pub torn_at: Option<u64>,
+    /// Whether that tail holds nothing but zeros: space preallocated for frames not yet
+    /// written, or frames of which no byte reached the disk.
+    pub tail_is_zeros: bool,
 }
 
 impl SegmentReader {
@@ -121,6 +124,7 @@ impl SegmentReader {
             entries: Vec::new(),
             first_seq: 0,
             torn_at: None,
+            tail_is_zeros: false,
         })
     }
 
@@ -200,14 +204,28 @@ impl SegmentReader {
         if !self.is_last {
             return Err(corrupt(&self.name, at, fault.reason()));
         }
-        let mut chunk = Vec::new();
+        // The tail's first bytes, which the scan for later frames starts after.
+        let mut chunk = vec![0; usize::try_from((self.len - at).min(ALIGN as u64)).unwrap_or(0)];
+        self.file
+            .read_exact_at(at, &mut chunk)
+            .map_err(|e| self.io("read", e))?;
+        let mut zeros = chunk.iter().all(|&b| b == 0);
         let mut start = at + ALIGN as u64;
+        if start < self.len && start + (FRAME_HEADER_LEN as u64) > self.len {
+            // Too short to hold a frame header, so the loop below does not read it.
+            chunk.resize(usize::try_from(self.len - start).unwrap_or(0), 0);
+            self.file
+                .read_exact_at(start, &mut chunk)
+                .map_err(|e| self.io("read", e))?;
+            zeros &= chunk.iter().all(|&b| b == 0);
+        }
         while start + FRAME_HEADER_LEN as u64 <= self.len {
             let end = (start + (SCAN_CHUNK + FRAME_HEADER_LEN) as u64).min(self.len);
             chunk.resize(usize::try_from(end - start).unwrap_or(0), 0);
             self.file
                 .read_exact_at(start, &mut chunk)
                 .map_err(|e| self.io("read", e))?;
+            zeros &= chunk.iter().all(|&b| b == 0);
             let mut off = 0usize;
             while off + FRAME_HEADER_LEN <= chunk.len() && off < SCAN_CHUNK {
                 if let Some(h) = chunk
@@ -227,6 +245,7 @@ impl SegmentReader {
             start += SCAN_CHUNK as u64;
         }
         self.torn_at = Some(at);
+        self.tail_is_zeros = zeros;
         Ok(())
     }
 }

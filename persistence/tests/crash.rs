@@ -218,3 +218,24 @@ fn a_damaged_frame_that_had_been_synced_is_corruption() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn zeros_after_the_last_frame_are_cut_without_being_called_a_torn_tail() {
+    let (disk, groups, segment, _, _) = three_frames(true);
+    let mut bytes = disk.read(&segment).unwrap();
+    let frames_end = bytes.len();
+    // Preallocated space, as the real file system's segments hold it, of a length that
+    // is no multiple of anything.
+    bytes.resize(frames_end + 70_001, 0);
+    disk.write(&segment, &bytes);
+    let (_, got) = recover(disk.clone(), Default::default()).unwrap();
+    let all = groups[2].last().unwrap().seq;
+    assert_eq!(got.last_seq(), all);
+    check_prefix(&groups, &got, all, all);
+    assert_eq!(got.stats.torn_tail, None);
+    assert_eq!(
+        disk.read(&segment).unwrap().len(),
+        frames_end,
+        "cut at the last frame"
+    );
+}

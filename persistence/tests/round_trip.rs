@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use worktable_persistence::{Dir, FsStorage, MemoryStorage, Options, PersistError};
+use worktable_persistence::{Dir, FsStorage, MemoryStorage, OperationKind, Options, PersistError};
 
 /// Writes `groups`, syncing after each, a checkpoint after every `checkpoint_every`
 /// groups (0: none). Returns the directory.
@@ -337,4 +337,66 @@ fn odd_length_keys_and_rows_are_stored_unpadded_and_come_back_aligned() {
         rec.finish().unwrap();
         assert_eq!(got, rows, "block size {block_size}");
     }
+}
+
+#[test]
+fn on_the_real_file_system_the_last_segment_holds_zeros_ahead_that_a_reopen_cuts_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("table");
+    let groups = groups(7, 30, 4);
+    let options = Options::default().segment_size(900);
+    let (mut dir, _) = recover(FsStorage::new(&path).unwrap(), options.clone()).unwrap();
+    write_all(&mut dir, &groups, 0).unwrap();
+    let total = dir.last_seq();
+    assert!(dir.segment_count() > 1);
+    drop(dir);
+    let mut segments: Vec<_> = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    segments.sort();
+    let last = segments.pop().unwrap();
+    let bytes = std::fs::read(&last).unwrap();
+    assert!(
+        bytes.len() >= 1 << 20,
+        "zeros preallocated after the frames"
+    );
+    assert!(bytes.ends_with(&[0; 4096]));
+    for closed in &segments {
+        // Segments of about 900 bytes: closed ones end at their last frame.
+        assert!(
+            std::fs::metadata(closed).unwrap().len() < 4096,
+            "{closed:?}"
+        );
+    }
+    let (mut dir, got) = recover(FsStorage::new(&path).unwrap(), options.clone()).unwrap();
+    assert_eq!(got.stats.torn_tail, None);
+    check_prefix(&groups, &got, total, total);
+    assert!(
+        std::fs::metadata(&last).unwrap().len() < 4096,
+        "cut at the last frame"
+    );
+    // Appends go on after the last frame, into zeros preallocated again.
+    let more: Vec<Op> = (total + 1..=total + 3)
+        .map(|seq| Op {
+            seq,
+            kind: OperationKind::Insert,
+            pk: format!("more-{seq}").into_bytes(),
+            row: Some(vec![7; 40]),
+        })
+        .collect();
+    for op in &more {
+        dir.append_group(&[op.record()]).unwrap();
+        dir.sync().unwrap();
+    }
+    drop(dir);
+    let (_, again) = recover(FsStorage::new(&path).unwrap(), options).unwrap();
+    assert_eq!(again.stats.torn_tail, None);
+    assert_eq!(again.last_seq(), total + 3);
+    let mut state = state_at(&groups, total);
+    for op in &more {
+        apply(&mut state, op);
+    }
+    assert_eq!(again.state(), state);
 }

@@ -79,9 +79,10 @@ impl Storage for FsStorage {
     fn open(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
         let file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .open(self.path(name))?;
-        Ok(Box::new(FsFile { file }))
+        let end = file.metadata()?.len();
+        Ok(Box::new(FsFile { file, end }))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
@@ -108,9 +109,22 @@ impl Storage for FsStorage {
     }
 }
 
+/// How many zeros [`StorageFile::preallocate`] writes at a time.
+const ZEROS_PER_WRITE: usize = 256 << 10;
+
 #[derive(Debug)]
 struct FsFile {
     file: File,
+    /// Where the next append goes: the file's length, unless zeros were preallocated
+    /// beyond it.
+    end: u64,
+}
+
+impl FsFile {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(offset))?;
+        self.file.write_all(data)
+    }
 }
 
 impl StorageFile for FsFile {
@@ -124,12 +138,31 @@ impl StorageFile for FsFile {
     }
 
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        // Opened with O_APPEND: the write lands at the end whatever the read position.
-        self.file.write_all(data)
+        // Advanced only once the whole write is done: after a failed one the file's end
+        // is unknown, and the caller's failure is sticky.
+        self.write_at(self.end, data)?;
+        self.end += data.len() as u64;
+        Ok(())
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
+        self.file.set_len(len)?;
+        self.end = len;
+        Ok(())
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let mut at = self.file.metadata()?.len().max(self.end);
+        if at >= len {
+            return Ok(());
+        }
+        let zeros = vec![0u8; ZEROS_PER_WRITE];
+        while at < len {
+            let n = usize::try_from(len - at).map_or(ZEROS_PER_WRITE, |n| n.min(ZEROS_PER_WRITE));
+            self.write_at(at, zeros.get(..n).unwrap_or_default())?;
+            at += n as u64;
+        }
+        self.file.sync_data()
     }
 
     fn sync(&mut self) -> io::Result<()> {

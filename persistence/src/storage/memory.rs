@@ -614,6 +614,16 @@ impl StorageFile for MemoryFile {
         Ok(())
     }
 
+    /// Does nothing (a call that can be made to fail): the memory disk's appends always
+    /// grow the file. What preallocation changes in a crash, appends surviving in any
+    /// part with zeros where they were lost, is what [`CrashMode::Reordered`] makes.
+    fn preallocate(&mut self, _len: u64) -> io::Result<()> {
+        if let Verdict::Fail = self.shared().enter(false)? {
+            return Err(injected());
+        }
+        Ok(())
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         let inode = self.inode;
         let mut shared = self.shared();

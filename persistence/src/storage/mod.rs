@@ -13,7 +13,9 @@
 //!   Until then a crash may undo any suffix of them (in order).
 //! * [`Storage::rename`] replaces the target atomically.
 //! * Unsynced appends may survive a crash in part: a prefix, possibly followed by
-//!   zeros up to a longer length.
+//!   zeros up to a longer length. Appends into zeros a file holds after
+//!   [`StorageFile::preallocate`] may survive in any part: each of their disk blocks
+//!   written or still zero.
 
 mod fs;
 mod memory;
@@ -79,10 +81,18 @@ pub trait StorageFile: Send + fmt::Debug {
     fn len(&mut self) -> io::Result<u64>;
     /// Fills `buf` from `offset`; an error if the file ends first.
     fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
-    /// Appends `data` at the end of the file (one write).
+    /// Appends `data` (one write) after the last byte appended: the end of the file, or,
+    /// after [`Self::preallocate`], the start of the zeros it wrote.
     fn append(&mut self, data: &[u8]) -> io::Result<()>;
-    /// Cuts the file to `len` bytes.
+    /// Cuts the file to `len` bytes; appends go on from there.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// Makes the file at least `len` bytes long by writing zeros after its last byte
+    /// appended, and syncs them; appends then overwrite those zeros. A sync that covers
+    /// such appends writes only them: the file's length and blocks are already on disk,
+    /// which makes it about half as long as the sync of an append that grows the file.
+    /// The zeros count in [`Self::len`]; readers must take a run of zeros at the end
+    /// for unwritten space. An implementation may do nothing.
+    fn preallocate(&mut self, len: u64) -> io::Result<()>;
     /// Makes the file's data and length durable (`fdatasync`).
     fn sync(&mut self) -> io::Result<()>;
 }
