@@ -30,6 +30,18 @@ pub struct Options {
     /// Checkpoint rows are written in blocks of about this many bytes, each with its own
     /// CRC. Default 64 KiB.
     pub checkpoint_block_size: usize,
+    /// The last segment keeps this many bytes of zeros written (and synced) ahead of its
+    /// frames, so that a sync after a small write does not grow the file (FORMAT.md §7);
+    /// 0 for none. Default 1 MiB.
+    ///
+    /// Measured on the reference machine (2 cores, ext4 on a virtual disk), `fdatasync`
+    /// after a 3,000-byte write: 202 µs when the write grows the file (a block
+    /// allocated, the size journaled), 101 µs into zeros written before. 64 tasks
+    /// inserting with `Sync` make rounds of about that size: 82,000-95,000 inserts/s
+    /// became 164,000-200,000 (alternated runs), and one task's insert 175-183 µs became
+    /// 139-150 µs. Where rounds are large and their syncs rare (`Buffered`), the zeros
+    /// only double the bytes written.
+    pub preallocate: u64,
 }
 
 impl Default for Options {
@@ -37,6 +49,7 @@ impl Default for Options {
         Options {
             segment_size: 64 << 20,
             checkpoint_block_size: 64 << 10,
+            preallocate: 1 << 20,
         }
     }
 }
@@ -51,6 +64,12 @@ impl Options {
     /// Sets [`Self::checkpoint_block_size`].
     pub fn checkpoint_block_size(mut self, bytes: usize) -> Options {
         self.checkpoint_block_size = bytes;
+        self
+    }
+
+    /// Sets [`Self::preallocate`].
+    pub fn preallocate(mut self, bytes: u64) -> Options {
+        self.preallocate = bytes;
         self
     }
 }
@@ -139,8 +158,9 @@ impl Dir {
         lock: Box<dyn StorageLock>,
         options: Options,
         manifest: Manifest,
-        log: LogWriter,
+        mut log: LogWriter,
     ) -> Dir {
+        log.keep_ahead(options.preallocate);
         Dir {
             storage,
             _lock: lock,
@@ -227,7 +247,8 @@ impl Dir {
         self.log.trim(&self.sticky)?;
         let number = self.next_file_number();
         let base_seq = self.log.last_seq;
-        let next = LogWriter::create(&*self.storage, &self.sticky, number, base_seq)?;
+        let mut next = LogWriter::create(&*self.storage, &self.sticky, number, base_seq)?;
+        next.keep_ahead(self.options.preallocate);
         self.sticky
             .io("sync directory", &next.name, self.storage.sync_dir())?;
         let mut manifest = self.manifest.clone();

@@ -32,17 +32,10 @@ pub(crate) struct LogWriter {
     /// How far the file holds preallocated zeros (or frames): writes up to here do not
     /// grow it.
     reserved_to: u64,
+    /// How many bytes of zeros to write ahead of the frames when they reach
+    /// `reserved_to` ([`Options::preallocate`](crate::Options::preallocate)); 0: none.
+    ahead: u64,
 }
-
-/// How far ahead of the frames written a segment holds zeros (see
-/// [`StorageFile::preallocate`]). Measured on the reference machine (2 cores, ext4 on a
-/// virtual disk), `fdatasync` after a 3,000-byte write: 202 µs when the write grows the
-/// file (a block allocated, the size journaled), 101 µs into zeros written before. 64
-/// tasks inserting with `Sync` make rounds of about that size: 82,000-95,000 inserts/s
-/// became 164,000-200,000 (alternated runs), and one task's insert 175-183 µs became
-/// 139-150 µs. A MiB of zeros is written (and synced) once per MiB of log, and adds at
-/// most that much to the directory.
-const RESERVE: u64 = 1 << 20;
 
 /// Encoded frames held before they are written anyway.
 const PENDING_LIMIT: usize = 1 << 20;
@@ -78,7 +71,14 @@ impl LogWriter {
             buf: Vec::new(),
             pending: Vec::new(),
             reserved_to: len,
+            ahead: 0,
         }
+    }
+
+    /// Keeps `bytes` of zeros written ahead of the frames from the next write on (see
+    /// [`Options::preallocate`](crate::Options::preallocate)); 0: none.
+    pub(crate) fn keep_ahead(&mut self, bytes: u64) {
+        self.ahead = bytes;
     }
 
     /// Creates a new segment holding only its header, synced (the caller syncs the
@@ -138,8 +138,8 @@ impl LogWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        if self.len > self.reserved_to {
-            let to = self.len + RESERVE;
+        if self.ahead > 0 && self.len > self.reserved_to {
+            let to = self.len + self.ahead;
             sticky.io("preallocate", &self.name, self.file.preallocate(to))?;
             self.reserved_to = to;
         }

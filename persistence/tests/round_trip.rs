@@ -400,3 +400,24 @@ fn on_the_real_file_system_the_last_segment_holds_zeros_ahead_that_a_reopen_cuts
     }
     assert_eq!(again.state(), state);
 }
+
+#[test]
+fn without_preallocation_the_last_segment_ends_with_its_last_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("table");
+    let groups = groups(9, 10, 3);
+    let options = Options::default().preallocate(0);
+    let (mut dir, _) = recover(FsStorage::new(&path).unwrap(), options.clone()).unwrap();
+    write_all(&mut dir, &groups, 0).unwrap();
+    let total = dir.last_seq();
+    drop(dir);
+    let segment = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    assert!(std::fs::metadata(&segment).unwrap().len() < 4096);
+    let (_, got) = recover(FsStorage::new(&path).unwrap(), options).unwrap();
+    assert_eq!(got.stats.torn_tail, None);
+    check_prefix(&groups, &got, total, total);
+}

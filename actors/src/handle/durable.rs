@@ -107,7 +107,12 @@ where
         let span = tracing::info_span!("open", table = S::NAME);
         let _entered = span.enter();
         let schema = S::describe();
-        let options = Options::default().segment_size(config.segment_bytes);
+        let mut options = Options::default().segment_size(config.segment_bytes);
+        if config.durability == Durability::Buffered {
+            // Rounds of up to 256 KiB and few syncs: zeros written ahead would only double
+            // the bytes written.
+            options = options.preallocate(0);
+        }
         let table_config = config.table.clone().unwrap_or_default();
         let mut recovery = Dir::open(Arc::clone(&storage), &schema, options.clone())
             .map_err(persist::persist_error)?;
