@@ -352,14 +352,12 @@ impl Recovery {
                 tracing::debug!(file = %torn.file, offset = at, bytes = torn.bytes, "cutting off the zeros after the log's last frame");
             } else {
                 tracing::warn!(file = %torn.file, offset = at, bytes = torn.bytes, "cutting off a torn tail of the log");
+                self.stats.torn_tail = Some(torn);
             }
             seg.file
                 .truncate(at)
                 .map_err(|e| io("truncate", &seg.name, e))?;
             seg.len = at;
-            if !seg.tail_is_zeros {
-                self.stats.torn_tail = Some(torn);
-            }
         }
         // What recovery read must be durable before anything builds on it, even if the
         // previous process died with these bytes still in the page cache.

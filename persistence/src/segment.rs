@@ -204,28 +204,14 @@ impl SegmentReader {
         if !self.is_last {
             return Err(corrupt(&self.name, at, fault.reason()));
         }
-        // The tail's first bytes, which the scan for later frames starts after.
-        let mut chunk = vec![0; usize::try_from((self.len - at).min(ALIGN as u64)).unwrap_or(0)];
-        self.file
-            .read_exact_at(at, &mut chunk)
-            .map_err(|e| self.io("read", e))?;
-        let mut zeros = chunk.iter().all(|&b| b == 0);
+        let mut chunk = Vec::new();
         let mut start = at + ALIGN as u64;
-        if start < self.len && start + (FRAME_HEADER_LEN as u64) > self.len {
-            // Too short to hold a frame header, so the loop below does not read it.
-            chunk.resize(usize::try_from(self.len - start).unwrap_or(0), 0);
-            self.file
-                .read_exact_at(start, &mut chunk)
-                .map_err(|e| self.io("read", e))?;
-            zeros &= chunk.iter().all(|&b| b == 0);
-        }
         while start + FRAME_HEADER_LEN as u64 <= self.len {
             let end = (start + (SCAN_CHUNK + FRAME_HEADER_LEN) as u64).min(self.len);
             chunk.resize(usize::try_from(end - start).unwrap_or(0), 0);
             self.file
                 .read_exact_at(start, &mut chunk)
                 .map_err(|e| self.io("read", e))?;
-            zeros &= chunk.iter().all(|&b| b == 0);
             let mut off = 0usize;
             while off + FRAME_HEADER_LEN <= chunk.len() && off < SCAN_CHUNK {
                 if let Some(h) = chunk
@@ -245,8 +231,26 @@ impl SegmentReader {
             start += SCAN_CHUNK as u64;
         }
         self.torn_at = Some(at);
-        self.tail_is_zeros = zeros;
+        self.tail_is_zeros = self.only_zeros_from(at)?;
         Ok(())
+    }
+
+    /// Whether the segment holds nothing but zeros from `at` to its end.
+    fn only_zeros_from(&mut self, at: u64) -> Result<bool, PersistError> {
+        let mut chunk = Vec::new();
+        let mut start = at;
+        while start < self.len {
+            let end = (start + SCAN_CHUNK as u64).min(self.len);
+            chunk.resize(usize::try_from(end - start).unwrap_or(0), 0);
+            self.file
+                .read_exact_at(start, &mut chunk)
+                .map_err(|e| self.io("read", e))?;
+            if chunk.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            start = end;
+        }
+        Ok(true)
     }
 }
 

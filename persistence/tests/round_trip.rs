@@ -339,6 +339,17 @@ fn odd_length_keys_and_rows_are_stored_unpadded_and_come_back_aligned() {
     }
 }
 
+/// The log segments in directory `path`, in file-number order.
+fn segment_files(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut segments: Vec<_> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    segments.sort();
+    segments
+}
+
 #[test]
 fn on_the_real_file_system_the_last_segment_holds_zeros_ahead_that_a_reopen_cuts_quietly() {
     let tmp = tempfile::tempdir().unwrap();
@@ -350,12 +361,7 @@ fn on_the_real_file_system_the_last_segment_holds_zeros_ahead_that_a_reopen_cuts
     let total = dir.last_seq();
     assert!(dir.segment_count() > 1);
     drop(dir);
-    let mut segments: Vec<_> = std::fs::read_dir(&path)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    segments.sort();
+    let mut segments = segment_files(&path);
     let last = segments.pop().unwrap();
     let bytes = std::fs::read(&last).unwrap();
     assert!(
@@ -411,12 +417,10 @@ fn without_preallocation_the_last_segment_ends_with_its_last_frame() {
     write_all(&mut dir, &groups, 0).unwrap();
     let total = dir.last_seq();
     drop(dir);
-    let segment = std::fs::read_dir(&path)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
-    assert!(std::fs::metadata(&segment).unwrap().len() < 4096);
+    let [segment] = &segment_files(&path)[..] else {
+        panic!("one segment");
+    };
+    assert!(std::fs::metadata(segment).unwrap().len() < 4096);
     let (_, got) = recover(FsStorage::new(&path).unwrap(), options).unwrap();
     assert_eq!(got.stats.torn_tail, None);
     check_prefix(&groups, &got, total, total);

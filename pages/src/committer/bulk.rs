@@ -200,6 +200,11 @@ impl JobWalk<'_> {
         self.jobs.claim(job).then_some(job)
     }
 
+    /// Passes the index the visit shows now without claiming it.
+    fn skip(&mut self) {
+        self.next += 1;
+    }
+
     /// Leaves what was sorted for `job`'s index.
     fn leave_sorted(&self, job: usize, sorted: Box<dyn Any + Send>) {
         if let Some(slot) = self.jobs.sorted.get(job) {
@@ -282,8 +287,8 @@ impl<R, Pk: IndexKey> IndexVisitor<R, Pk> for SortUnique<'_, R> {
         _: &'static str,
         _: fn(&R) -> &V,
     ) {
-        // Nothing to sort: the job is claimed only to keep the walk in step.
-        let _ = self.jobs.claim_next();
+        // Nothing to sort.
+        self.jobs.skip();
     }
 }
 
