@@ -419,7 +419,8 @@ async fn writes_are_never_stranded_by_checkpoints_reading_the_commit_point() {
         let (table, done) = (table.clone(), done.clone());
         tokio::spawn(async move {
             let mut taken = 0u64;
-            while !done.load(std::sync::atomic::Ordering::Acquire) {
+            // At least one checkpoint, however late this task first runs.
+            while !done.load(std::sync::atomic::Ordering::Acquire) || taken == 0 {
                 match table.checkpoint().await {
                     Ok(()) => taken += 1,
                     Err(WorkTableError::ShutDown) => break,
@@ -440,6 +441,6 @@ async fn writes_are_never_stranded_by_checkpoints_reading_the_commit_point() {
         .expect("every write was answered: none was stranded in the commit point's inbox");
     done.store(true, std::sync::atomic::Ordering::Release);
     assert_eq!(table.count(), 20_000);
-    table.shutdown().await.expect("shutdown");
     assert!(checkpoints.await.expect("checkpoint task") > 0);
+    table.shutdown().await.expect("shutdown");
 }

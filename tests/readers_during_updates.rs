@@ -33,7 +33,7 @@ async fn readers_see_only_whole_committed_rows() {
             let (table, stop) = (table.clone(), Arc::clone(&stop));
             tokio::task::spawn_blocking(move || {
                 let mut reads = 0u64;
-                while !stop.load(Ordering::Acquire) {
+                while !stop.load(Ordering::Acquire) || reads == 0 {
                     for id in 0..ROWS {
                         let row = table.select(id).expect("committed rows never go missing");
                         assert!(is_whole(&row), "torn row {row:?}");

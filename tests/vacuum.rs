@@ -37,6 +37,36 @@ fn is_whole(row: &ItemRow) -> bool {
     row.code == row.id * 2 && row.body.bytes().all(|b| b == b'b')
 }
 
+/// Runs passes until one leaves no page pending and `done` holds of the table, and returns
+/// their reports. A pass waits only so long for readers to leave, and the tests beside
+/// this one pin the epoch for a while (an `insert_many` holds its guard for its whole
+/// batch), so one pass may stop with pages still being emptied; the next goes on. A vacuum
+/// that never gets there fails at the deadline instead of hanging.
+async fn vacuum_until(
+    table: &worktable::Table<ItemSchema>,
+    done: impl Fn(&worktable::Table<ItemSchema>) -> bool,
+) -> Vec<VacuumReport> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut reports = Vec::new();
+    loop {
+        let report = table.vacuum().await.expect("a pass");
+        let settled = report.pages_pending == 0;
+        reports.push(report);
+        if settled && done(table) {
+            return reports;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the passes never finished: {reports:?}"
+        );
+    }
+}
+
+/// The sum of one field over the reports of [`vacuum_until`].
+fn total(reports: &[VacuumReport], field: impl Fn(&VacuumReport) -> u64) -> u64 {
+    reports.iter().map(field).sum()
+}
+
 async fn filled(rows: u64) -> ItemWorkTable {
     let table = ItemWorkTable::default();
     let all: Vec<ItemRow> = (0..rows).map(|id| item(id, (id % 60) as usize)).collect();
@@ -70,13 +100,16 @@ async fn deleting_every_row_and_vacuuming_gives_every_page_back() {
         pages,
         "with no write and no pass, nothing takes the deleted rows' slots back yet"
     );
-    let report = table.vacuum().await.expect("a pass");
-    assert_eq!(report.pages_freed as usize, pages, "{report:?}");
-    assert_eq!(report.rows_moved, 0);
+    let reports = vacuum_until(&table, |table| table.storage_stats().pages == 0).await;
+    let freed = total(&reports, |report| report.pages_freed);
+    assert_eq!(freed as usize, pages, "{reports:?}");
     assert_eq!(
-        (report.pages, report.live_bytes, report.pages_pending),
-        (0, 0, 0)
+        total(&reports, |report| report.rows_moved),
+        0,
+        "{reports:?}"
     );
+    let last = reports.last().expect("at least one pass");
+    assert_eq!((last.pages, last.live_bytes, last.pages_pending), (0, 0, 0));
     let stats = table.storage_stats();
     assert_eq!((stats.pages, stats.live_bytes), (0, 0));
     // The table works as before: the page ids come back.
@@ -100,21 +133,14 @@ async fn a_sparse_table_is_compacted_and_answers_the_same_through_every_index() 
         model.remove(&id);
     }
     let before = table.storage_stats();
-    let report = table.vacuum().await.expect("a pass");
-    let after = table.storage_stats();
+    // Dense again: half the pages or fewer, and at least 60% of their bytes live.
+    let compacted = |t: &worktable::Table<ItemSchema>| {
+        t.storage_stats().pages * 2 < before.pages && t.storage_stats().live_share() >= 0.6
+    };
+    let reports = vacuum_until(table.table(), compacted).await;
     assert!(
-        report.rows_moved > 0 && report.pages_freed > 0,
-        "{report:?}"
-    );
-    assert!(
-        after.pages * 2 < before.pages,
-        "a third of the rows left: {} pages before, {} after",
-        before.pages,
-        after.pages
-    );
-    assert!(
-        after.live_share() >= 0.6,
-        "pages are dense after a pass: {after:?}"
+        total(&reports, |r| r.rows_moved) > 0 && total(&reports, |r| r.pages_freed) > 0,
+        "{reports:?}"
     );
     assert_eq!(table.count(), model.len());
     for (id, row) in &model {
@@ -191,9 +217,13 @@ async fn readers_and_writers_running_during_passes_never_miss_or_tear_a_row() {
             }
         }));
     }
-    let mut freed = 0;
-    for _ in 0..12 {
+    // Twelve passes at least, and more while none has given a page back yet: the
+    // epoch can stand still for a while when other tests pin it (see `vacuum_until`).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (mut passes, mut freed) = (0, 0);
+    while passes < 12 || (freed == 0 && std::time::Instant::now() < deadline) {
         freed += table.vacuum().await.expect("a pass").pages_freed;
+        passes += 1;
     }
     stop.store(true, Ordering::Release);
     for writer in writers {
@@ -218,8 +248,8 @@ async fn a_pass_is_no_operation_for_the_change_feed() {
         table.delete(id).await.expect("present");
     }
     let feed = table.subscribe();
-    let report = table.vacuum().await.expect("a pass");
-    assert!(report.rows_moved > 0, "{report:?}");
+    let reports = vacuum_until(table.table(), |t| t.storage_stats().live_share() >= 0.6).await;
+    assert!(total(&reports, |r| r.rows_moved) > 0, "{reports:?}");
     table.insert(item(1_000_000, 5)).await.expect("fresh");
     let next = feed.recv().await.expect("the insert");
     assert_eq!(next.kind, OperationKind::Insert);

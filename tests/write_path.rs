@@ -203,14 +203,25 @@ async fn cancelled_batches_leak_no_space() {
     phase(1).await;
     phase(2).await;
     let after_two = table.storage_stats().pages;
-    for seed in 3..7 {
-        phase(seed).await;
+    // Leaked slots grow the pages in every group of four more phases. Deleted rows' slots
+    // come back only once the epoch moves on, which tests running beside this one can
+    // hold back for a while, so a group may grow by chance too: up to five groups run,
+    // and one that stays within the bound shows that nothing leaks.
+    let bound = after_two / 2 + 2;
+    let mut growth = Vec::new();
+    for group in 0..5u64 {
+        let start = table.storage_stats().pages;
+        for seed in 3 + 4 * group..7 + 4 * group {
+            phase(seed).await;
+        }
+        assert_eq!(table.count(), 0);
+        growth.push(table.storage_stats().pages.saturating_sub(start));
+        if growth.last() <= Some(&bound) {
+            return;
+        }
     }
-    assert_eq!(table.count(), 0);
-    let after_six = table.storage_stats().pages;
-    assert!(
-        after_six <= after_two + after_two / 2 + 2,
-        "four more phases grew the pages from {after_two} to {after_six}: space leaks"
+    panic!(
+        "every group of four phases grew the pages past {after_two} + {bound}: {growth:?}: space leaks"
     );
 }
 

@@ -420,6 +420,18 @@ mod tests {
     /// and misses the next before the reader looks at the gaps. The writer publishes
     /// pairs (one buffered, one missed) right when the reader has emptied everything,
     /// so the reader, spinning, is often between the two looks.
+    /// Waits a moment in a spin loop, giving the core away every 64 spins: each side of
+    /// the race below needs the other to run, and on a machine with fewer cores than
+    /// busy threads a pure spin would wait out whole time slices.
+    fn spin(spins: &mut u32) {
+        *spins = spins.wrapping_add(1);
+        if *spins % 64 == 0 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+
     #[test]
     fn a_writer_racing_a_reader_never_puts_a_gap_out_of_order() {
         const PAIRS: u64 = 50_000;
@@ -427,9 +439,10 @@ mod tests {
         let gaps = Arc::clone(&sub.gaps);
         let reader = std::thread::spawn(move || {
             let mut next = 1;
+            let mut spins = 0u32;
             loop {
                 match sub.try_recv() {
-                    None => std::hint::spin_loop(),
+                    None => spin(&mut spins),
                     Some(Ok(op)) => {
                         assert_eq!(op.seq, next, "operations count up");
                         next += 1;
@@ -443,10 +456,11 @@ mod tests {
                 }
             }
         });
+        let mut spins = 0u32;
         for pair in 0..PAIRS {
             let drained = || publisher.subscribers[0].tx.is_empty() && gaps.lock().is_empty();
             while !drained() && !reader.is_finished() {
-                std::hint::spin_loop();
+                spin(&mut spins);
             }
             publisher.publish(op(2 * pair + 1));
             publisher.publish(op(2 * pair + 2));

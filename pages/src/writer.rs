@@ -770,7 +770,7 @@ mod tests {
         let without_reuse = window as usize / 16;
         let mut next = versions;
         let mut growth = Vec::new();
-        let reused = (0..if cfg!(miri) { 1 } else { 20 }).any(|_| {
+        let reused = (0..if cfg!(miri) { 3 } else { 20 }).any(|_| {
             let before = pages.stats().pages;
             for v in next..next + window {
                 let link = w.write_row(&(v, v * 2)).expect("fits").publish();

@@ -77,19 +77,24 @@ impl<Ix: IndexSet<Row, u64>> Table<Ix> {
     }
 
     /// Pushes the epoch on until every evacuating page has gone back and every retired
-    /// slot has come back (or gives up after many tries: readers of tests running in
-    /// parallel may hold reclamation back).
+    /// slot has come back. Readers of tests running in parallel may hold reclamation back
+    /// for a while, so it tries many times; then it fails, saying where the pages stand.
     fn settle(&mut self) {
+        let mut usage = self.writer.usage();
         for _ in 0..if cfg!(miri) { 2_000 } else { 200_000 } {
             let guard = Guard::new();
             guard.accelerate();
             drop(guard);
             self.writer.collect();
-            let usage = self.writer.usage();
+            usage = self.writer.usage();
             if usage.evacuating == 0 && usage.live_bytes == self.rows_bytes() {
                 return;
             }
         }
+        panic!(
+            "the pages never settled: {usage:?}, {} live bytes in the rows",
+            self.rows_bytes()
+        );
     }
 
     /// The live bytes the current rows take, rounded to whole slots.
