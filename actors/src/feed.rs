@@ -416,10 +416,6 @@ mod tests {
         assert_eq!(sub.recv().await, Err(SubscriptionError::Closed));
     }
 
-    /// The race: the reader finds the channel empty, then the writer sends an operation
-    /// and misses the next before the reader looks at the gaps. The writer publishes
-    /// pairs (one buffered, one missed) right when the reader has emptied everything,
-    /// so the reader, spinning, is often between the two looks.
     /// Waits a moment in a spin loop, giving the core away every 64 spins: each side of
     /// the race below needs the other to run, and on a machine with fewer cores than
     /// busy threads a pure spin would wait out whole time slices.
@@ -432,6 +428,10 @@ mod tests {
         }
     }
 
+    /// The race: the reader finds the channel empty, then the writer sends an operation
+    /// and misses the next before the reader looks at the gaps. The writer publishes
+    /// pairs (one buffered, one missed) right when the reader has emptied everything,
+    /// so the reader, spinning, is often between the two looks.
     #[test]
     fn a_writer_racing_a_reader_never_puts_a_gap_out_of_order() {
         const PAIRS: u64 = 50_000;
