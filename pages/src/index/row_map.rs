@@ -72,14 +72,21 @@ struct Slots {
 
 impl Slots {
     fn with_capacity(len: usize) -> Self {
-        Slots {
-            slots: (0..len)
-                .map(|_| Slot {
-                    tag: AtomicU32::new(EMPTY),
-                    link: LinkCell::default(),
-                })
-                .collect(),
+        let slots: Box<[Slot]> = (0..len)
+            .map(|_| Slot {
+                tag: AtomicU32::new(EMPTY),
+                link: LinkCell::default(),
+            })
+            .collect();
+        // The collect compiles to a zeroed allocation, which for a large array is fresh
+        // pages nobody wrote. An insert's probe would read such a page first, mapping the
+        // shared zero page, and its store would then fault a second time to replace it,
+        // interrupting every core that ran this process to flush its TLB. Writing every
+        // tag now takes each page with one plain fault.
+        for slot in slots.iter() {
+            slot.tag.store(EMPTY, Ordering::Relaxed);
         }
+        Slots { slots }
     }
 
     /// The slots in probe order for `tag`, starting at its home slot.
