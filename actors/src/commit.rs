@@ -388,6 +388,9 @@ impl<S: TableSchema> CommitPoint<S> {
             return refuse(position, WorkTableError::AlreadyExists { index });
         }
         drop(changes);
+        // No guard while the rows go in: a batch of tens of thousands would keep the epoch
+        // from moving, and with it every retired version's space, for its whole length.
+        drop(guard);
         for row in rows {
             self.hold_row(&row.version);
             if let Err(error) = self
