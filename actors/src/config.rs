@@ -38,7 +38,9 @@ impl Default for TableConfig {
 /// page left empty. [`Table::vacuum`](crate::Table::vacuum) runs a pass now; automatic
 /// passes run on the table's vacuum thread when, at a check every `check_every`, the
 /// pages hold at least `min_page_bytes` and their live share is below
-/// `trigger_percent`. Every pass works at most `duty_percent` of the time, sleeping
+/// `trigger_percent`; an automatic pass empties the sparsest of those pages whose live
+/// bytes add up to a fifth of the table's, so that the pages it closes to new versions
+/// while it runs stay few. Every pass works at most `duty_percent` of the time, sleeping
 /// between batches of moves, so writers keep most of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VacuumConfig {

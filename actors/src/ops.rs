@@ -89,9 +89,11 @@ pub(crate) enum WriteOp<S: TableSchema> {
 /// channel of its own (it is no task, and nobody is nudged for it).
 pub(crate) enum VacuumOp<S: TableSchema> {
     /// Take back reclaimed slots and mark the sparse pages for emptying: those whose live
-    /// bytes are below `share` of a page. Answers the pages' usage after.
+    /// bytes are below `share` of a page, sparsest first, while their live bytes add up
+    /// to at most `budget`. Answers the pages' usage after.
     Evacuate {
         share: f64,
+        budget: u64,
         reply: flume::Sender<WriterUsage>,
     },
     /// Move these rows out of the pages being emptied (a row that has moved, gone, or

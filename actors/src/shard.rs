@@ -185,9 +185,13 @@ impl<S: TableSchema> Shard<S> {
     /// A step of a vacuum pass; see `handle/vacuum.rs`.
     fn vacuum(&mut self, op: VacuumOp<S>) {
         match op {
-            VacuumOp::Evacuate { share, reply } => {
+            VacuumOp::Evacuate {
+                share,
+                budget,
+                reply,
+            } => {
                 self.writer.collect();
-                self.writer.evacuate_sparse(share);
+                self.writer.evacuate_sparsest(share, budget);
                 let _ = reply.send(self.writer.usage());
             }
             VacuumOp::Move { pks, reply } => {

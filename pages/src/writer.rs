@@ -530,6 +530,15 @@ impl<R: RowFormat> PageWriter<R> {
     /// A page stays marked until it is empty. Marking a page whose live share is just
     /// below `share` moves that share of a page to win back the rest.
     pub fn evacuate_sparse(&mut self, share: f64) -> usize {
+        self.evacuate_sparsest(share, u64::MAX)
+    }
+
+    /// [`evacuate_sparse`](Self::evacuate_sparse), sparsest pages first, as long as the
+    /// live bytes of the pages it marks add up to at most `budget` (pages with nothing
+    /// live cost nothing). Emptying the sparsest pages wins back the most space for the
+    /// bytes moved, and a budget bounds the copies that exist beside their originals
+    /// until the readers of the originals are gone.
+    pub fn evacuate_sparsest(&mut self, share: f64, budget: u64) -> usize {
         let limit = (f64::from(self.pages.page_size()) * share.clamp(0.0, 1.0)) as u32;
         // The page being filled is left alone unless nothing in it is live: then it goes
         // back too, and the next write starts a fresh page.
@@ -540,15 +549,27 @@ impl<R: RowFormat> PageWriter<R> {
             self.current = None;
         }
         let current = self.current.map(|(page_id, _)| page_id);
-        let mut marked = Vec::new();
-        for (page_id, page) in self.usage.iter_mut().enumerate() {
-            let Ok(page_id) = u32::try_from(page_id) else {
-                break;
-            };
-            if page.mine && !page.evacuating && page.live < limit && Some(page_id) != current {
-                page.evacuating = true;
-                marked.push(page_id);
-            }
+        let mut sparse: Vec<(u32, u32)> = self
+            .usage
+            .iter()
+            .zip(0u32..)
+            .filter(|&(page, page_id)| {
+                page.mine && !page.evacuating && page.live < limit && Some(page_id) != current
+            })
+            .map(|(page, page_id)| (page.live, page_id))
+            .collect();
+        sparse.sort_unstable();
+        let mut moving = 0u64;
+        let marked: Vec<u32> = sparse
+            .into_iter()
+            .take_while(|&(live, _)| {
+                moving += u64::from(live);
+                moving <= budget
+            })
+            .map(|(_, page_id)| page_id)
+            .collect();
+        for &page_id in &marked {
+            self.usage[page_id as usize].evacuating = true;
         }
         if marked.is_empty() {
             return 0;
@@ -656,6 +677,50 @@ mod tests {
             0,
             "a rejected row allocates nothing"
         );
+    }
+
+    #[test]
+    fn evacuation_within_a_budget_marks_the_sparsest_pages_first() {
+        let mut w = writer(256);
+        let mut held: Vec<Unpublished> = (0..40u64)
+            .map(|i| w.write_row(&(i, "x".repeat(24))).expect("fits"))
+            .collect();
+        let current = w.current.map(|(page_id, _)| page_id);
+        let mut pages: Vec<u32> = held.iter().map(|v| v.link().page_id).collect();
+        pages.dedup();
+        pages.retain(|&page_id| Some(page_id) != current);
+        assert!(pages.len() >= 4, "40 rows fill at least 4 pages: {pages:?}");
+        // Keep all of the first page's rows, 2 of the second's, 1 of the third's, none
+        // of the fourth's.
+        let keep = [usize::MAX, 2, 1, 0];
+        let mut kept_on = std::collections::HashMap::new();
+        held.retain(|version| {
+            let page_id = version.link().page_id;
+            let Some(rank) = pages.iter().take(4).position(|&p| p == page_id) else {
+                return true;
+            };
+            let kept = kept_on.entry(page_id).or_insert(0usize);
+            *kept += 1;
+            *kept <= keep[rank]
+        });
+        w.collect();
+        assert_eq!(w.usage().released, 1, "the page left empty went back");
+        let live = |w: &PageWriter<Row>, rank: usize| w.usage[pages[rank] as usize].live;
+        assert!(live(&w, 0) > live(&w, 1) && live(&w, 1) > live(&w, 2) && live(&w, 2) > 0);
+        // Room for the two sparsest pages, not for a third.
+        let budget = u64::from(live(&w, 2) + live(&w, 1));
+        assert_eq!(w.evacuate_sparsest(1.0, budget), 2);
+        let marked = |w: &PageWriter<Row>, rank: usize| w.usage[pages[rank] as usize].evacuating;
+        assert!(
+            marked(&w, 1) && marked(&w, 2),
+            "the two sparsest are marked"
+        );
+        assert!(!marked(&w, 0), "the fullest is over the budget");
+        let on_first = held.iter().find(|v| v.link().page_id == pages[0]);
+        assert!(!w.is_evacuating(on_first.expect("kept rows").link()));
+        // Without a budget, every page under the share goes.
+        assert!(w.evacuate_sparse(1.0) > 0);
+        assert!(marked(&w, 0));
     }
 
     #[test]
