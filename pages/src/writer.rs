@@ -563,7 +563,7 @@ impl<R: RowFormat> PageWriter<R> {
         let marked: Vec<u32> = sparse
             .into_iter()
             .take_while(|&(live, _)| {
-                moving += u64::from(live);
+                moving = moving.saturating_add(u64::from(live));
                 moving <= budget
             })
             .map(|(_, page_id)| page_id)
