@@ -559,17 +559,14 @@ impl<R: RowFormat> PageWriter<R> {
             .map(|(page, page_id)| (page.live, page_id))
             .collect();
         sparse.sort_unstable();
-        let mut moving = 0u64;
-        let marked: Vec<u32> = sparse
-            .into_iter()
-            .take_while(|&(live, _)| {
-                moving = moving.saturating_add(u64::from(live));
-                moving <= budget
-            })
-            .map(|(_, page_id)| page_id)
-            .collect();
-        for &page_id in &marked {
+        let (mut marked, mut moving) = (Vec::new(), 0u64);
+        for (live, page_id) in sparse {
+            moving = moving.saturating_add(u64::from(live));
+            if moving > budget {
+                break;
+            }
             self.usage[page_id as usize].evacuating = true;
+            marked.push(page_id);
         }
         if marked.is_empty() {
             return 0;
