@@ -209,6 +209,8 @@ pub(crate) struct CheckpointReader {
     rows: u64,
     blocks: u64,
     done: bool,
+    /// The rows the footer counts, read when the file is opened, as a hint only.
+    rows_hint: u64,
 }
 
 impl CheckpointReader {
@@ -257,6 +259,7 @@ impl CheckpointReader {
                 Corruption::Malformed("header disagrees with the manifest"),
             ));
         }
+        let rows_hint = footer_rows_hint(&mut *file, len);
         Ok(CheckpointReader {
             file,
             name,
@@ -270,7 +273,15 @@ impl CheckpointReader {
             rows: 0,
             blocks: 0,
             done: false,
+            rows_hint,
         })
+    }
+
+    /// How many rows the footer says the file holds, for sizing what receives them: read
+    /// when the file is opened and not checked against the blocks until the end (see
+    /// [`footer_rows_hint`]). 0 when the footer could not be read or failed its CRC.
+    pub(crate) fn rows_hint(&self) -> u64 {
+        self.rows_hint
     }
 
     /// Where the current block starts.
@@ -421,6 +432,26 @@ impl CheckpointReader {
     }
 }
 
+/// The row count of the footer at the end of a checkpoint file of `len` bytes, if the
+/// footer reads and passes its CRC; else 0. At most half the bytes after the header, as
+/// every entry takes at least two. Only a hint: the rows counted as the blocks are read
+/// are checked against the footer when it is reached in order.
+fn footer_rows_hint(file: &mut dyn StorageFile, len: u64) -> u64 {
+    let Some(at) = len.checked_sub(FOOTER_LEN as u64) else {
+        return 0;
+    };
+    let mut f = [0u8; FOOTER_LEN];
+    if at < FILE_HEADER_LEN as u64 || file.read_exact_at(at, &mut f).is_err() {
+        return 0;
+    }
+    let sound = f.starts_with(&FOOTER_MAGIC)
+        && get_u32(&f, 28) == Some(crc32c::crc32c(f.get(..28).unwrap_or_default()));
+    match get_u64(&f, 8) {
+        Some(rows) if sound => rows.min((at - FILE_HEADER_LEN as u64) / 2),
+        _ => 0,
+    }
+}
+
 fn io_err(name: &str, op: &'static str, source: std::io::Error) -> PersistError {
     PersistError::Io {
         op,
@@ -520,6 +551,54 @@ mod tests {
                 (vec![1; 17], vec![2; 129]),
             ]
         );
+    }
+
+    #[test]
+    fn the_row_hint_is_the_footers_count_within_what_the_file_can_hold() {
+        let mut payload = Vec::new();
+        for k in 0u8..5 {
+            encode_row_entry(&mut payload, &[k], b"row");
+        }
+        let blocks = [block(&payload, 5)];
+        assert_eq!(open(&blocks, 5).rows_hint(), 5);
+        // A footer that counts more entries than the file has bytes for is capped: every
+        // entry takes at least two bytes. Reading it in order still refuses it.
+        let overclaimed = open(&blocks, u64::MAX);
+        let room = (overclaimed.len - (FILE_HEADER_LEN + FOOTER_LEN) as u64) / 2;
+        assert_eq!(overclaimed.rows_hint(), room);
+        refused(
+            &blocks,
+            u64::MAX,
+            overclaimed.len - FOOTER_LEN as u64,
+            "footer counts differ from the blocks read",
+        );
+    }
+
+    #[test]
+    fn a_footer_that_fails_its_crc_gives_no_hint() {
+        let mut payload = Vec::new();
+        encode_row_entry(&mut payload, b"k", b"row");
+        let file = {
+            let reader = open(&[block(&payload, 1)], 1);
+            let mut bytes = vec![0u8; reader.len as usize];
+            let mut stored = reader.file;
+            stored.read_exact_at(0, &mut bytes).unwrap();
+            bytes
+        };
+        let mut flipped = file.clone();
+        let at = flipped.len() - FOOTER_LEN + 8;
+        flipped[at] ^= 1;
+        let disk = MemoryStorage::new();
+        disk.write(&checkpoint_name(NUMBER), &flipped);
+        let mut reader = CheckpointReader::open(&disk, NUMBER, SEQ, flipped.len() as u64).unwrap();
+        assert_eq!(reader.rows_hint(), 0);
+        assert!(matches!(
+            read_all(&mut reader),
+            Err(PersistError::Corrupt {
+                reason: Corruption::BadChecksum,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -138,6 +138,15 @@ impl Recovery {
         self.stats.checkpoint_seq
     }
 
+    /// How many rows the checkpoint's footer counts (0 without a checkpoint, or when its
+    /// footer does not read): a hint for sizing what receives the rows, checked against
+    /// the rows handed out only when the footer is reached in order.
+    pub fn checkpoint_rows_hint(&self) -> u64 {
+        self.checkpoint
+            .as_ref()
+            .map_or(0, CheckpointReader::rows_hint)
+    }
+
     /// A [`PersistError::Corrupt`] for the row or record handed out last, which passed
     /// its checksum but not the caller's own check (rkyv's validation of its bytes, say):
     /// it names the file and the offset of the checkpoint block or log frame holding it.
