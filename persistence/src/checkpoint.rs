@@ -410,7 +410,7 @@ impl CheckpointReader {
         self.file
             .read_exact_at(at, &mut f)
             .map_err(|e| io_err(&self.name, "read", e))?;
-        if get_u32(&f, 28) != Some(crc32c::crc32c(f.get(..28).unwrap_or_default())) {
+        if !footer_checksum_holds(&f) {
             return Err(bad(Corruption::BadChecksum));
         }
         if get_u32(&f, 4) != Some(0) || get_u32(&f, 24) != Some(0) {
@@ -444,12 +444,16 @@ fn footer_rows_hint(file: &mut dyn StorageFile, len: u64) -> u64 {
     if at < FILE_HEADER_LEN as u64 || file.read_exact_at(at, &mut f).is_err() {
         return 0;
     }
-    let sound = f.starts_with(&FOOTER_MAGIC)
-        && get_u32(&f, 28) == Some(crc32c::crc32c(f.get(..28).unwrap_or_default()));
+    let sound = f.starts_with(&FOOTER_MAGIC) && footer_checksum_holds(&f);
     match get_u64(&f, 8) {
         Some(rows) if sound => rows.min((at - FILE_HEADER_LEN as u64) / 2),
         _ => 0,
     }
+}
+
+/// Whether a footer's last four bytes are the CRC of the bytes before them.
+fn footer_checksum_holds(footer: &[u8; FOOTER_LEN]) -> bool {
+    get_u32(footer, 28) == Some(crc32c::crc32c(footer.get(..28).unwrap_or_default()))
 }
 
 fn io_err(name: &str, op: &'static str, source: std::io::Error) -> PersistError {
@@ -483,6 +487,11 @@ mod tests {
     /// A checkpoint file of `blocks`, whose footer counts `rows` rows; stored in a memory
     /// disk and opened.
     fn open(blocks: &[Vec<u8>], rows: u64) -> CheckpointReader {
+        open_bytes(&file_of(blocks, rows))
+    }
+
+    /// The bytes of a checkpoint file of `blocks`, whose footer counts `rows` rows.
+    fn file_of(blocks: &[Vec<u8>], rows: u64) -> Vec<u8> {
         let mut file = FileHeader {
             magic: MAGIC_CHECKPOINT,
             a: NUMBER,
@@ -501,8 +510,13 @@ mod tests {
         let crc = crc32c::crc32c(&footer);
         put_u32(&mut footer, crc);
         file.extend_from_slice(&footer);
+        file
+    }
+
+    /// `file` stored in a memory disk as the checkpoint, and opened.
+    fn open_bytes(file: &[u8]) -> CheckpointReader {
         let disk = MemoryStorage::new();
-        disk.write(&checkpoint_name(NUMBER), &file);
+        disk.write(&checkpoint_name(NUMBER), file);
         CheckpointReader::open(&disk, NUMBER, SEQ, file.len() as u64).unwrap()
     }
 
@@ -578,19 +592,10 @@ mod tests {
     fn a_footer_that_fails_its_crc_gives_no_hint() {
         let mut payload = Vec::new();
         encode_row_entry(&mut payload, b"k", b"row");
-        let file = {
-            let reader = open(&[block(&payload, 1)], 1);
-            let mut bytes = vec![0u8; reader.len as usize];
-            let mut stored = reader.file;
-            stored.read_exact_at(0, &mut bytes).unwrap();
-            bytes
-        };
-        let mut flipped = file.clone();
-        let at = flipped.len() - FOOTER_LEN + 8;
-        flipped[at] ^= 1;
-        let disk = MemoryStorage::new();
-        disk.write(&checkpoint_name(NUMBER), &flipped);
-        let mut reader = CheckpointReader::open(&disk, NUMBER, SEQ, flipped.len() as u64).unwrap();
+        let mut file = file_of(&[block(&payload, 1)], 1);
+        let at = file.len() - FOOTER_LEN + 8;
+        file[at] ^= 1;
+        let mut reader = open_bytes(&file);
         assert_eq!(reader.rows_hint(), 0);
         assert!(matches!(
             read_all(&mut reader),
