@@ -12,8 +12,11 @@
 //!   from one spawned task or from 64 tasks, into the in-memory table of the in-memory
 //!   measures or into a Buffered persisted table; the Buffered ones end with one `flush()`,
 //!   inside the timed span (every insert on disk when the time stops). Each is the median
-//!   of 5 runs, made alternately with its twin (memory, Buffered, memory...), each on a
+//!   of 9 runs, made alternately with its twin (memory, Buffered, memory...), each on a
 //!   fresh table.
+//! * `buffered_insert_ratio`, `buffered_insert_64_ratio` (stats): Buffered throughput /
+//!   memory-only throughput, the median over those 9 pairs of each pair's ratio. The two
+//!   runs of a pair are adjacent in time, so a slow spell of the machine slows both.
 //! * `reopen`: a directory holding M rows (`--reopen-rows`, 1,000,000 by default) as a
 //!   checkpoint plus M/10 logged updates after it (rows inserted and `checkpoint()`ed, then
 //!   M/10 updates of distinct rows with Buffered, `flush()`, then the process's runtime
@@ -151,10 +154,11 @@ pub fn run(names: &Arc<Vec<String>>) {
 /// Times each in-memory measure and its Buffered twin this many times, alternately, and
 /// reports the medians: one run of each is 0.05-0.1 s, and on a shared machine two runs
 /// of the same measure differed by up to 2.5 times.
-const PAIRS: usize = 5;
+const PAIRS: usize = 9;
 
 /// `memory_insert`, `buffered_insert`, `memory_insert_64`, `buffered_insert_64`, each the
-/// median of [`PAIRS`] runs made alternately with its twin.
+/// median of [`PAIRS`] runs made alternately with its twin, and the median of the pairs'
+/// ratios (`buffered_insert_ratio`, `buffered_insert_64_ratio`).
 fn buffered_vs_memory(rts: &Runtimes, names: &Arc<Vec<String>>, n: u64) {
     let mut runs: [Vec<Duration>; 4] = Default::default();
     for _ in 0..PAIRS {
@@ -171,6 +175,19 @@ fn buffered_vs_memory(rts: &Runtimes, names: &Arc<Vec<String>>, n: u64) {
         "memory_insert_64",
         "buffered_insert_64",
     ];
+    for (ratio, (memory, buffered)) in [
+        ("buffered_insert_ratio", (&runs[0], &runs[1])),
+        ("buffered_insert_64_ratio", (&runs[2], &runs[3])),
+    ] {
+        // Buffered throughput over memory-only throughput: memory's time over Buffered's.
+        let mut ratios: Vec<f64> = memory
+            .iter()
+            .zip(buffered)
+            .map(|(memory, buffered)| memory.as_secs_f64() / buffered.as_secs_f64())
+            .collect();
+        ratios.sort_unstable_by(f64::total_cmp);
+        stat(ratio, ratios[ratios.len() / 2]);
+    }
     for (op, mut times) in ops.into_iter().zip(runs) {
         times.sort_unstable();
         report(op, times[times.len() / 2], n);

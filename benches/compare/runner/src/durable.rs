@@ -75,6 +75,16 @@ const SECTIONS: [(&str, &[Measure]); 6] = [
             ("buffered_insert", Throughput, "Buffered, one spawned task"),
             ("memory_insert_64", Throughput, "in-memory table, 64 tasks"),
             ("buffered_insert_64", Throughput, "Buffered, 64 tasks"),
+            (
+                "buffered_insert_ratio",
+                Quantity,
+                "one task: Buffered / in-memory throughput, median of the round's pairs",
+            ),
+            (
+                "buffered_insert_64_ratio",
+                Quantity,
+                "64 tasks: Buffered / in-memory throughput, median of the round's pairs",
+            ),
         ],
     ),
     (
@@ -321,6 +331,11 @@ pub fn run(args: &Args, target: &Path, built: Duration) {
             println!(
                 "ours     {buffered} / {memory} throughput (medians): {:.2}",
                 m / b
+            );
+        }
+        if let Some(paired) = med("ours", &format!("{buffered}_ratio")) {
+            println!(
+                "ours     {buffered} / {memory} throughput, median of the rounds' paired ratios: {paired:.2}"
             );
         }
     }

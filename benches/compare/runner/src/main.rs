@@ -307,8 +307,10 @@ fn fmt_num(x: f64) -> String {
         format!("{:.2}M", x / 1e6)
     } else if x >= 100.0 {
         format!("{x:.0}")
-    } else {
+    } else if x >= 10.0 {
         format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
     }
 }
 

@@ -621,7 +621,7 @@ pub fn report_latency(op: &str, samples: &[Duration]) {
 
 /// Prints a measured quantity that is not a time: `stat=<name> value=<value>`.
 pub fn stat(name: &str, value: f64) {
-    println!("stat={name} value={value:.1}");
+    println!("stat={name} value={value:.4}");
 }
 
 /// The floor of a durable write on this disk: append `FLOOR_BYTES` bytes to one file in
