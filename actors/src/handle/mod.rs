@@ -477,13 +477,16 @@ impl<S: TableSchema> Table<S> {
     /// Waits a little, on this thread, for an answer that another thread's runner is
     /// about to give: a write queued behind a runner is usually answered within a few
     /// microseconds, sooner than a task could be parked and woken. Runs the actors now
-    /// and then, in case the runner has left. `None` when no answer came in time.
+    /// and then, in case the runner has left. For a durable table it also offers its core
+    /// to other threads once it has waited a while (see [`YIELD_AFTER_ROUNDS`]). `None`
+    /// when no answer came in time.
     fn spin_for<T>(&self, outcome: &Outcome<T>) -> Option<Result<T, Abandoned>> {
         if let Some(answer) = outcome.try_take() {
             return Some(answer);
         }
         let start = std::time::Instant::now();
         let mut round = 0u32;
+        let yields = self.inner.durable.is_some();
         loop {
             if let Some(answer) = outcome.try_take() {
                 return Some(answer);
@@ -494,6 +497,9 @@ impl<S: TableSchema> Table<S> {
             round += 1;
             if round % 8 == 0 {
                 self.drive_all();
+            }
+            if yields && round >= YIELD_AFTER_ROUNDS {
+                std::thread::yield_now();
             }
             for _ in 0..1u32 << round.min(4) {
                 std::hint::spin_loop();
@@ -553,6 +559,20 @@ fn shard_of<Pk: std::hash::Hash>(pk: &Pk, shards: usize) -> usize {
 /// gave 0.31-0.38 M inserts/s, spinning 0.5 us 0.32-0.36, 1.5 us 0.39-0.40, 3 us
 /// 0.49-0.51 and 10 us 0.46.
 const SPIN_BUDGET: std::time::Duration = std::time::Duration::from_micros(3);
+
+/// After this many rounds of [`Table::spin_for`] without an answer, a writer of a
+/// durable table yields its thread each round until its answer comes or the budget ends.
+/// The table's persistence thread (its writes and syncs) needs the cores that spinning
+/// writers hold; yielding lets it run at once instead of at the scheduler's next
+/// preemption. Measured with 64 tasks inserting 20,000 rows on a 2-worker runtime
+/// (2 cores), a Buffered table against a memory-only one, alternated in one process,
+/// the medians of 20 pairs per run: 0.74-0.81 (median 0.78) of the memory-only throughput
+/// without yielding, 0.80-0.84 (0.825) yielding each round from the 8th, 0.79-0.84 (0.82)
+/// yielding every 8th round (5 runs each). `Sync` from 64 tasks did not move (a median of
+/// 8.2 us per insert either way, 10 runs each). A memory-only table has no such thread
+/// and does not yield: yielding there gained nothing (medians of 1.92 and 2.29 us per
+/// insert against 1.99 and 2.05, in two sets of alternated runs).
+const YIELD_AFTER_ROUNDS: u32 = 8;
 
 impl<S: TableSchema> Inner<S> {
     /// Closes every actor to new messages and handles what each holds: the shards first,
